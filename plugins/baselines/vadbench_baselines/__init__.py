@@ -1,0 +1,1 @@
+"""Classic baselines for vadbench (registered through the ``vadbench`` entry point)."""

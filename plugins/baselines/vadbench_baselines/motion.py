@@ -1,0 +1,96 @@
+"""Motion floors: how far plain motion energy goes, the bar every learned model must clear.
+
+``motion-diff`` scores frame t by the largest mean absolute difference between
+frames t-1 and t over square blocks; ``motion-flow`` by the largest mean
+Farneback optical-flow magnitude over blocks. Neither learns anything from the
+training videos. The first frame of a video has no predecessor and takes the
+second frame's score.
+
+>>> import numpy as np
+>>> from vadbench.data import FrameSource, Video
+>>> frames = np.zeros((4, 32, 32), np.uint8); frames[2, :8, :8] = 255
+>>> FrameDifference(block=8).score(Video("a", FrameSource.from_array(frames))).frame.round(1).tolist()
+[0.0, 0.0, 255.0, 255.0]
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vadbench import Model, Scores
+
+
+class FrameDifference(Model):
+    """Max over blocks of the mean absolute difference of consecutive grayscale frames."""
+
+    family = "baseline"
+    trainable = False
+
+    def __init__(self, block: int = 16, size: tuple[int, int] | None = None, batch_size: int = 64):
+        super().__init__(block=block, size=size, batch_size=batch_size)
+        self.block, self.size, self.batch_size = block, size, batch_size
+
+    def fit(self, train, ctx) -> None:
+        self._shape = None  # nothing to learn: the floor uses no training data
+
+    def example_input(self, batch_size: int = 1) -> torch.Tensor:
+        w, h = self.size or (360, 240)
+        return torch.rand(batch_size, 2, h, w) * 255
+
+    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
+        """Scores of a batch of frame pairs (B, 2, H, W): one value per pair."""
+        diff = (pairs[:, 1] - pairs[:, 0]).abs().unsqueeze(1)
+        blocks = F.avg_pool2d(diff, self.block, ceil_mode=True)
+        return blocks.flatten(1).amax(1)
+
+    def score(self, video) -> Scores:
+        frames = torch.from_numpy(video.read(gray=True, size=self.size)).float()
+        if len(frames) < 2:
+            return Scores(frame=np.zeros(len(frames)))
+        out = []
+        with torch.inference_mode():
+            for start in range(1, len(frames), self.batch_size):
+                stop = min(start + self.batch_size, len(frames))
+                pairs = torch.stack([frames[start - 1:stop - 1], frames[start:stop]], 1)
+                out.append(self.forward(pairs))
+        scores = torch.cat(out).numpy()
+        return Scores(frame=np.concatenate([scores[:1], scores]).astype(np.float64))
+
+
+class FlowMagnitude(Model):
+    """Max over blocks of the mean dense optical-flow magnitude (Farneback) between consecutive frames."""
+
+    family = "baseline"
+    trainable = False
+
+    def __init__(self, block: int = 16, size: tuple[int, int] | None = (180, 120)):
+        super().__init__(block=block, size=size)
+        self.block, self.size = block, size
+
+    def fit(self, train, ctx) -> None:
+        return None
+
+    def example_input(self, batch_size: int = 1) -> np.ndarray:
+        w, h = self.size or (360, 240)
+        rng = np.random.default_rng(0)
+        return rng.integers(0, 255, (batch_size, 2, h, w), dtype=np.uint8)
+
+    def forward(self, pairs: np.ndarray) -> np.ndarray:
+        out = np.empty(len(pairs))
+        for i, (a, b) in enumerate(pairs):
+            flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 2, 9, 2, 5, 1.1, 0)
+            mag = np.hypot(flow[..., 0], flow[..., 1])
+            k = self.block
+            h, w = (mag.shape[0] // k) * k, (mag.shape[1] // k) * k
+            out[i] = mag[:h, :w].reshape(h // k, k, w // k, k).mean((1, 3)).max()
+        return out
+
+    def score(self, video) -> Scores:
+        frames = video.read(gray=True, size=self.size)
+        if len(frames) < 2:
+            return Scores(frame=np.zeros(len(frames)))
+        scores = self.forward(np.stack([frames[:-1], frames[1:]], 1))
+        return Scores(frame=np.concatenate([scores[:1], scores]))

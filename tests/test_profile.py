@@ -1,0 +1,143 @@
+"""The profiler on two tiny models: keys, interleaving, ratios, size counts. No time is asserted."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vadbench.data.frames import FrameSource
+from vadbench.data.video import Video
+from vadbench.profile import count_gmacs, count_params, format_profile_table, machine_info, profile_models
+
+CALLS: list = []
+
+
+class TorchConv:
+    """A model holding one known convolution: 3->8 channels, 3x3, on 16x16 frames."""
+
+    name = "conv"
+    family = "baseline"
+
+    def __init__(self):
+        torch.manual_seed(0)
+        self.net = torch.nn.Conv2d(3, 8, 3, padding=1)
+
+    def example_input(self, b):
+        return torch.zeros(b, 3, 16, 16)
+
+    def forward(self, x):
+        CALLS.append(("conv", len(x)))
+        return self.net(x).mean(dim=(1, 2, 3))
+
+    def score(self, video):
+        CALLS.append(("conv-score", video.id))
+        frames = torch.from_numpy(video.read().astype(np.float32)).permute(0, 3, 1, 2)
+        return self.forward(frames).numpy()
+
+
+class NumpyDiff:
+    name = "diff"
+    family = "baseline"
+
+    def example_input(self, b):
+        return np.zeros((b, 16, 16), np.float32)
+
+    def forward(self, x):
+        CALLS.append(("diff", len(x)))
+        return np.abs(np.diff(x, axis=0, prepend=x[:1])).mean(axis=(1, 2))
+
+    def score(self, video):
+        CALLS.append(("diff-score", video.id))
+        return self.forward(video.read(gray=True).astype(np.float32))
+
+
+def _videos():
+    rng = np.random.default_rng(0)
+    return [Video(f"{i:02d}", FrameSource.from_array(rng.integers(0, 255, (4, 16, 16, 3), dtype=np.uint8)))
+            for i in range(2)]
+
+
+@pytest.fixture(scope="module")
+def results():
+    CALLS.clear()
+    out = profile_models([TorchConv(), NumpyDiff()], batch_sizes=(2,), warmup=1, rounds=3, videos=_videos(),
+                         e2e_rounds=2, reference="conv")
+    return out, list(CALLS)
+
+
+def test_result_keys_and_shapes(results):
+    out, _ = results
+    assert [r["model"] for r in out] == ["conv", "diff"]
+    for r in out:
+        for key in ("params", "gmacs", "fps_model_b1", "fps_model_best", "best_batch", "fps_model",
+                    "latency_ms_p50", "latency_ms_p95", "fps_e2e", "e2e_frames", "peak_mem_mb", "machine",
+                    "protocol", "ratio_fps_e2e_vs_conv", "ratio_fps_model_vs_conv"):
+            assert key in r, key
+        assert sorted(r["fps_model"]) == ["1", "2"]  # batch 1 is always measured
+        assert set(r["fps_model"]["1"]) >= {"median", "iqr"}
+        assert r["fps_model_b1"] == r["fps_model"]["1"]["median"] > 0
+        assert r["best_batch"] in (1, 2) and r["fps_model_best"] >= r["fps_model_b1"]
+        assert r["latency_ms_p95"] >= r["latency_ms_p50"] > 0
+        assert r["e2e_frames"] == 8 and r["fps_e2e"] > 0 and r["peak_mem_mb"] >= 0
+        p = r["protocol"]
+        assert p["interleaved"] is True and p["rounds"] == 3 and p["warmup"] == 1 and p["batch_sizes"] == [1, 2]
+        assert p["device"] == "cpu" and p["threads"] == torch.get_num_threads()
+        assert r["machine"]["torch"] == torch.__version__
+    json.dumps(out, allow_nan=False)  # storable in a record as is
+    assert out[0]["ratio_fps_model_vs_conv"] == 1.0 and out[0]["ratio_fps_e2e_vs_conv"] == 1.0
+    assert out[1]["ratio_fps_model_vs_conv"] > 0 and out[1]["ratio_fps_e2e_vs_conv"] > 0
+
+
+def test_rounds_are_interleaved(results):
+    _, calls = results
+    # Per batch size: warm-up of each model, then timed rounds alternating conv, diff, conv, diff ...
+    # (count_gmacs adds one conv call of batch 1 at the end).
+    b1 = [name for name, n in calls if n == 1 and name in ("conv", "diff")]
+    assert b1[:2] == ["conv", "diff"]                           # warm-up
+    assert b1[2:8] == ["conv", "diff"] * 3                      # 3 interleaved rounds
+    b2 = [name for name, n in calls if n == 2]
+    assert b2 == ["conv", "diff"] + ["conv", "diff"] * 3
+    scores = [name for name, _ in calls if name.endswith("-score")]
+    assert scores == (["conv-score"] * 2 + ["diff-score"] * 2) * 2  # e2e rounds interleaved too
+
+
+def test_params_and_gmacs_of_a_known_conv(results):
+    out, _ = results
+    conv, diff = out
+    assert conv["params"] == 8 * 3 * 3 * 3 + 8 == count_params(TorchConv())
+    assert conv["gmacs"] == pytest.approx(16 * 16 * 8 * 3 * 3 * 3 / 1e9)  # output pixels x kernel MACs
+    assert diff["params"] == 0 and diff["gmacs"] is None
+    assert count_gmacs(NumpyDiff()) is None
+
+
+def test_count_params_through_module_attribute():
+    class Wrapped:
+        module = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 1))
+
+    assert count_params(Wrapped()) == (4 * 3 + 3) + (3 + 1)
+    assert count_params(torch.nn.Linear(2, 2)) == 6
+
+
+def test_reference_must_be_profiled_and_table_formats(results):
+    with pytest.raises(ValueError, match="reference"):
+        profile_models([NumpyDiff()], rounds=1, warmup=0, reference="conv")
+    table = format_profile_table(results[0])
+    assert "conv" in table and "diff" in table and "x e2e vs conv" in table and "machine:" in table
+
+
+def test_machine_info_and_plugin_hook(monkeypatch):
+    from vadbench import plugins
+
+    class Hook:
+        @staticmethod
+        def vadbench_update_machine_info(info):
+            info["extra"] = "from a plugin"
+
+    class PM:
+        hook = Hook()
+
+    monkeypatch.setattr(plugins, "get_plugin_manager", lambda: PM())
+    info = machine_info()
+    assert info["extra"] == "from a plugin" and info["logical_cores"] >= 1
+    assert {"cpu", "python", "torch", "numpy", "os", "torch_threads"} <= set(info)

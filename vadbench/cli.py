@@ -1,0 +1,324 @@
+"""The ``vadbench`` console script.
+
+    vadbench list models|datasets [PATTERN]
+    vadbench datasets check NAME --root PATH
+    vadbench synth --out DIR [--seed N]
+    vadbench run [--suite NAME | --models A,B --datasets D] [--data-root PATH] [--seeds 0,1,2]
+    vadbench profile MODEL [MODEL ...] [--dataset D --data-root PATH] [--reference MODEL]
+    vadbench eval --results DIR            (recompute every metric from stored scores)
+    vadbench leaderboard --results DIR [--dataset D] [--out DIR] [--latex]
+    vadbench pareto --results DIR --dataset D [--x fps_e2e] [--y micro_auc] [--out DIR]
+
+Errors in the input (a missing folder, a corrupt frame, an unknown model) are
+printed as one line naming the file or name at fault; exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_RESULTS = "vadbench-results"
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def cmd_list(args) -> int:
+    import vadbench
+    from vadbench.plugins import dataset_registry, model_registry
+
+    registry = model_registry() if args.what == "models" else dataset_registry()
+    names = (vadbench.list_models if args.what == "models" else vadbench.list_datasets)(args.pattern)
+    for name in names:
+        entry = registry.entry(name)
+        print(f"{name:28s} {entry.family:11s} {entry.plugin:22s} {entry.description}")
+    return 0
+
+
+def cmd_datasets_check(args) -> int:
+    import vadbench
+
+    options = {"root": args.root} if args.root else {}
+    if args.labels:
+        options["labels"] = args.labels
+    dataset = vadbench.create_dataset(args.name, **options)
+    summary = dataset.summary()
+    masks = [v for v in dataset.test if v.has_masks]
+    if args.deep:  # decode every frame and mask once: proves the folder is whole
+        for split in (dataset.train, dataset.test):
+            for v in split:
+                for _ in v.frames(gray=True):
+                    pass
+        for v in masks:
+            v.masks()
+        summary["decoded"] = True
+    summary["test_regions"] = sum(len(v.tracks) for v in dataset.test if v.tracks is not None)
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        for key, value in summary.items():
+            print(f"{key:24s} {value}")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from vadbench.data.synthetic import generate
+
+    out = generate(args.out, seed=args.seed)
+    print(out)
+    return 0
+
+
+def _cells_from_args(args):
+    from vadbench.runner import Cell
+    from vadbench.suites import load_suite, suite_cells
+
+    seeds = [int(s) for s in _csv(args.seeds)] if args.seeds else None
+    if args.models or args.datasets:
+        if not (args.models and args.datasets):
+            raise SystemExit("error: --models and --datasets go together (or use --suite)")
+        return None, [Cell(model=m, dataset=d, seed=s) for d in _csv(args.datasets)
+                      for m in _csv(args.models) for s in (seeds or [0])]
+    suite = load_suite(args.suite or "synthetic")
+    return suite, suite_cells(suite, quick=args.quick, seeds=seeds)
+
+
+def cmd_run(args) -> int:
+    from vadbench.results import ResultsStore
+    from vadbench.runner import run_grid
+
+    suite, cells = _cells_from_args(args)
+    store = ResultsStore(args.results)
+    command = "vadbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    executor = None
+    if args.executor == "ray":
+        from vadbench.executors.ray_executor import RayExecutor
+
+        executor = RayExecutor(address=args.address)
+    start = time.perf_counter()
+    records = run_grid(cells, store, executor=executor, data_root=args.data_root, device=args.device,
+                       command=command, force=args.force, progress=_say)
+    duration = time.perf_counter() - start
+    failed = [r for r in records if r.get("status") == "failed"]
+    datasets = sorted({c.dataset for c in cells})
+    out_dir = Path(args.leaderboards or Path(args.results) / "leaderboards")
+    for ds in datasets:
+        _publish(store, ds, out_dir, command=command, duration=duration, suite=suite)
+    for r in failed:
+        print(f"FAILED {r['cell']}: {r.get('error')}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _publish(store, dataset: str, out_dir: Path, *, command: str, duration=None, suite=None) -> None:
+    from vadbench.atomic import atomic_write_json
+    from vadbench.leaderboard import write_leaderboard
+    from vadbench.pareto import load_literature, plot_pareto
+    from vadbench.leaderboard import aggregate
+    from vadbench.profile import machine_info
+    from vadbench.runner import git_commit
+
+    records = store.records(dataset=dataset)
+    if not records:
+        return
+    machine = machine_info()
+    commit = git_commit()
+    paths = write_leaderboard(records, out_dir, dataset, command=command, commit=commit, machine=machine)
+    literature_file = Path(__file__).resolve().parents[1] / "leaderboards" / "literature.csv"
+    literature = load_literature(literature_file, dataset) if literature_file.exists() else None
+    rows = [r for r in aggregate(records) if str(r.get("status", "ok")).startswith("ok")]
+    plots = plot_pareto(rows, x="fps_e2e", y="micro_auc", out_base=out_dir / f"{dataset}_pareto",
+                        title=f"{dataset}: end-to-end speed vs micro AUC", machine=machine,
+                        literature=literature)
+    atomic_write_json(out_dir / f"{dataset}_manifest.json", {
+        "dataset": dataset, "command": command, "commit": commit, "machine": machine,
+        "duration_seconds": duration, "suite": suite and suite.get("file"),
+        "results": str(store.root), "cells": sorted(r["cell"] for r in records)})
+    md = Path(paths["md"]) if isinstance(paths, dict) and "md" in paths else out_dir / f"{dataset}.md"
+    if md.exists():
+        print(md.read_text())
+    for p in plots:
+        print(f"wrote {p}", file=sys.stderr)
+
+
+def cmd_leaderboard(args) -> int:
+    from vadbench.results import ResultsStore
+
+    store = ResultsStore(args.results)
+    datasets = [args.dataset] if args.dataset else sorted({r["dataset"]["name"] for r in store.records()})
+    for ds in datasets:
+        from vadbench.leaderboard import write_leaderboard
+        from vadbench.runner import git_commit
+
+        paths = write_leaderboard(store.records(dataset=ds), Path(args.out), ds,
+                                  command="vadbench " + " ".join(sys.argv[1:]), commit=git_commit(),
+                                  latex=args.latex)
+        print(Path(paths["md"]).read_text())
+    return 0
+
+
+def cmd_pareto(args) -> int:
+    from vadbench.leaderboard import aggregate
+    from vadbench.pareto import load_literature, plot_pareto
+    from vadbench.profile import machine_info
+    from vadbench.results import ResultsStore
+
+    store = ResultsStore(args.results)
+    rows = [r for r in aggregate(store.records(dataset=args.dataset)) if str(r.get("status", "ok")).startswith("ok")]
+    literature = load_literature(args.literature, args.dataset) if args.literature else None
+    for p in plot_pareto(rows, x=args.x, y=args.y, out_base=Path(args.out) / f"{args.dataset}_pareto",
+                         title=f"{args.dataset}: {args.x} vs {args.y}", machine=machine_info(),
+                         literature=literature):
+        print(p)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    """Recompute every record's metrics from its stored scores and the dataset's labels."""
+    import vadbench
+    from vadbench.results import ResultsStore
+    from vadbench.runner import evaluate_scores
+
+    store = ResultsStore(args.results)
+    worst = 0.0
+    for record in store.records(status="ok"):
+        ds = record["dataset"]
+        options = dict(ds.get("options") or {})
+        if ds.get("root"):
+            options["root"] = ds["root"]
+        dataset = vadbench.create_dataset(ds["name"], **options)
+        scores = store.load_scores(record)
+        regions = store.load_regions(record) if hasattr(store, "load_regions") else {}
+        metrics = evaluate_scores(dataset, scores, regions or {}, seed=record["seed"])
+        for key in ("micro_auc", "macro_auc", "rbdc", "tbdc"):
+            a, b = record["metrics"].get(key), metrics.get(key)
+            if a is not None and b is not None:
+                worst = max(worst, abs(a - b))
+        print(f"{record['cell']:60s} micro {metrics['micro_auc']:.4f} (stored "
+              f"{record['metrics']['micro_auc']:.4f})")
+    print(f"largest difference from stored metrics: {worst:.2e}")
+    return 0 if worst < 1e-9 else 1
+
+
+def cmd_profile(args) -> int:
+    import vadbench
+    from vadbench.profile import format_profile_table, profile_models
+
+    videos = None
+    if args.dataset:
+        from vadbench.runner import resolve_root
+
+        options = {} if args.dataset == "synthetic" and not args.data_root else {
+            "root": resolve_root(args.dataset, args.data_root)}
+        videos = list(vadbench.create_dataset(args.dataset, **options).test)[: args.videos]
+    models = [vadbench.create_model(name) for name in args.models]
+    results = profile_models(models, batch_sizes=tuple(int(b) for b in _csv(args.batch_sizes)),
+                             rounds=args.rounds, warmup=args.warmup, videos=videos,
+                             reference=args.reference, device=args.device, progress=_say)
+    print(format_profile_table(results))
+    if args.json:
+        from vadbench.atomic import atomic_write_json
+
+        atomic_write_json(args.json, results)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vadbench", description="Video anomaly detection benchmark suite.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("list", help="list registered models or datasets")
+    s.add_argument("what", choices=["models", "datasets"])
+    s.add_argument("pattern", nargs="?", default="*")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("datasets", help="inspect a dataset folder")
+    dsub = s.add_subparsers(dest="action", required=True)
+    c = dsub.add_parser("check", help="count videos, frames, anomalous frames, masks and tracks")
+    c.add_argument("name")
+    c.add_argument("--root")
+    c.add_argument("--labels", help="label convention where a dataset has several (avenue: masks|intervals)")
+    c.add_argument("--deep", action="store_true", help="also decode every frame and mask")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_datasets_check)
+
+    s = sub.add_parser("synth", help="write the synthetic dataset in the Ped2 frame-folder layout")
+    s.add_argument("--out", required=True)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_synth)
+
+    s = sub.add_parser("run", help="train, score, evaluate and profile a grid; write leaderboards")
+    s.add_argument("--suite", help="a named suite (default: synthetic) or a TOML file")
+    s.add_argument("--quick", action="store_true", help="the suite's quick configurations, one seed")
+    s.add_argument("--models", help="comma-separated model names (with --datasets)")
+    s.add_argument("--datasets", help="comma-separated dataset names")
+    s.add_argument("--data-root", help="dataset folder, or a folder holding it (e.g. ../shared/data)")
+    s.add_argument("--seeds", help="comma-separated seeds")
+    s.add_argument("--results", default=DEFAULT_RESULTS, help="results store folder")
+    s.add_argument("--leaderboards", help="where tables and plots go (default RESULTS/leaderboards)")
+    s.add_argument("--executor", choices=["local", "ray"], default="local")
+    s.add_argument("--address", help="Ray cluster address")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--force", action="store_true", help="recompute cells that already have a record")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("profile", help="time models' hot paths and end-to-end scoring, interleaved")
+    s.add_argument("models", nargs="+")
+    s.add_argument("--dataset", help="profile end-to-end on this dataset's test videos")
+    s.add_argument("--data-root")
+    s.add_argument("--videos", type=int, default=2)
+    s.add_argument("--batch-sizes", default="1,8,32")
+    s.add_argument("--rounds", type=int, default=10)
+    s.add_argument("--warmup", type=int, default=3)
+    s.add_argument("--reference", help="report speed ratios to this model")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--json", help="also write the records to this JSON file")
+    s.set_defaults(func=cmd_profile)
+
+    s = sub.add_parser("eval", help="recompute metrics from stored per-frame scores and compare")
+    s.add_argument("--results", default=DEFAULT_RESULTS)
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("leaderboard", help="write <dataset>.md/.csv from the results store")
+    s.add_argument("--results", default=DEFAULT_RESULTS)
+    s.add_argument("--dataset")
+    s.add_argument("--out", default="leaderboards")
+    s.add_argument("--latex", action="store_true")
+    s.set_defaults(func=cmd_leaderboard)
+
+    s = sub.add_parser("pareto", help="draw the speed-accuracy Pareto plot")
+    s.add_argument("--results", default=DEFAULT_RESULTS)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--x", default="fps_e2e", choices=["fps_e2e", "fps_model_b1", "fps_model_best"])
+    s.add_argument("--y", default="micro_auc", choices=["micro_auc", "macro_auc", "rbdc", "tbdc"])
+    s.add_argument("--out", default="leaderboards")
+    s.add_argument("--literature", help="overlay published points from this CSV")
+    s.set_defaults(func=cmd_pareto)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from vadbench.errors import VadbenchError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except VadbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished cells are kept; rerun to complete the rest", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

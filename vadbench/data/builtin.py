@@ -1,0 +1,108 @@
+"""The built-in dataset plugin: ped2, ped1, avenue, shanghaitech and synthetic.
+
+Each factory takes ``root`` (the dataset folder) and the options of its loader,
+and returns a :class:`~vadbench.data.Dataset` with ``conventions`` set: the
+evaluation defaults the literature uses on that dataset, passed to
+:func:`vadbench.metrics.evaluate` and recorded with every result.
+
+=============  =====  ==============================================================
+dataset        sigma  source
+=============  =====  ==============================================================
+ped2, avenue   3      AI-VAD (Reiss & Hoshen), README of its evaluation code
+shanghaitech   7      the same
+ped1           3      none found; Ped2's value (same cameras, same frame rate)
+synthetic      3      Ped2's value (it imitates Ped2's layout and scale)
+=============  =====  ==============================================================
+
+``sigma`` is the width of a per-video Gaussian smoothing of the frame scores;
+``single_class="drop"`` leaves videos holding one class out of the macro AUC.
+
+Without ``root``, the real datasets are looked up under ``$VADBENCH_DATA``
+(``ucsd_ped2/``, ``ucsd_ped1/``, ``avenue/``, ``shanghaitech/``); ``synthetic``
+is generated (once per seed and parameters) under the cache root.
+
+>>> from vadbench.registry import Registry
+>>> reg = Registry("dataset")
+>>> vadbench_register_datasets(reg)
+>>> reg.list()
+['avenue', 'ped1', 'ped2', 'shanghaitech', 'synthetic']
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import DataError
+from ..plugins import hookimpl
+from .avenue import load_avenue
+from .cache import cache_root
+from .shanghaitech import load_shanghaitech
+from .ucsd import load_ucsd
+from .video import Dataset
+
+DATA_ENV_VAR = "VADBENCH_DATA"
+
+CONVENTIONS = {
+    "ped2": {"sigma": 3, "single_class": "drop"},
+    "ped1": {"sigma": 3, "single_class": "drop"},
+    "avenue": {"sigma": 3, "single_class": "drop"},
+    "shanghaitech": {"sigma": 7, "single_class": "drop"},
+    "synthetic": {"sigma": 3, "single_class": "drop"},
+}
+
+FOLDERS = {"ped2": "ucsd_ped2", "ped1": "ucsd_ped1", "avenue": "avenue", "shanghaitech": "shanghaitech"}
+
+
+def _root(name: str, root) -> Path:
+    if root is not None:
+        return Path(root)
+    env = os.environ.get(DATA_ENV_VAR)
+    if not env:
+        raise DataError(f"<{name} root>", f"no dataset folder given: pass root=PATH (or --root), or set "
+                                          f"{DATA_ENV_VAR} to a folder holding {FOLDERS[name]}/")
+    return Path(env).expanduser() / FOLDERS[name]
+
+
+def _with_conventions(dataset: Dataset, name: str) -> Dataset:
+    dataset.conventions = dict(CONVENTIONS[name])
+    return dataset
+
+
+def ped2(root=None, **options) -> Dataset:
+    """UCSD Ped2: 16 training and 12 test videos (original or frame-folder layout)."""
+    return _with_conventions(load_ucsd(_root("ped2", root), name="ped2", **options), "ped2")
+
+
+def ped1(root=None, **options) -> Dataset:
+    """UCSD Ped1: 34 training and 36 test videos (original or frame-folder layout)."""
+    return _with_conventions(load_ucsd(_root("ped1", root), name="ped1", **options), "ped1")
+
+
+def avenue(root=None, **options) -> Dataset:
+    """CUHK Avenue: 16 training and 21 test videos; labels='masks' (default) or 'intervals'."""
+    return _with_conventions(load_avenue(_root("avenue", root), **options), "avenue")
+
+
+def shanghaitech(root=None, **options) -> Dataset:
+    """ShanghaiTech Campus, pooled protocol (107 test videos); optional tracks=FOLDER."""
+    return _with_conventions(load_shanghaitech(_root("shanghaitech", root), **options), "shanghaitech")
+
+
+def synthetic(root=None, seed: int = 0, cache_dir=None, labels: str = "auto", **params) -> Dataset:
+    """Seeded synthetic surveillance scene in the Ped2 frame-folder layout (the embedded default)."""
+    if root is None:
+        from .synthetic import ensure
+
+        root = ensure(cache_root(cache_dir) / "synthetic", seed=seed, **params)
+    elif params:
+        raise TypeError(f"generator parameters {sorted(params)} apply only without root")
+    dataset = load_ucsd(root, name="synthetic", labels=labels, cache_dir=cache_dir)
+    return _with_conventions(dataset, "synthetic")
+
+
+@hookimpl
+def vadbench_register_datasets(registry):
+    """Register the built-in datasets."""
+    for factory in (ped2, ped1, avenue, shanghaitech, synthetic):
+        registry.register(factory.__name__, factory, description=factory.__doc__.strip())

@@ -1,0 +1,113 @@
+"""The contract a model plugin honours, and the run context it receives.
+
+A model is any object with these members (subclassing :class:`Model` is a
+convenience, not a requirement):
+
+``name``, ``family``, ``config``
+    Its registered name, its leaderboard family (``teacher``, ``student``,
+    ``competitor``, ``baseline``) and the JSON-able configuration it was built with.
+``fit(train_split, ctx)``
+    Learn from the normal training videos only.
+``score(video) -> Scores``
+    Per-frame anomaly scores (higher = more anomalous), optionally a
+    low-resolution anomaly map per frame and scored regions.
+``example_input(batch_size)`` and ``forward(batch)``
+    The hot path the profiler times: the same code ``score`` runs per batch.
+``state_dict()`` / ``load_state_dict(state)``
+    Plain tensors/arrays/numbers so a fitted model is cached and reloaded safely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+FAMILIES = ("teacher", "student", "competitor", "baseline")
+
+
+@dataclass
+class Scores:
+    """What ``score(video)`` returns.
+
+    Attributes
+    ----------
+    frame : ndarray, shape (T,)
+        One anomaly score per frame of the video (higher = more anomalous).
+    maps : ndarray, shape (T, h, w), optional
+        Low-resolution anomaly maps; used to derive regions for RBDC/TBDC.
+    regions : ndarray, shape (N, 6), optional
+        Scored regions ``(frame, x_min, y_min, x_max, y_max, score)`` in the
+        video's pixel coordinates (inclusive).
+    """
+
+    frame: np.ndarray
+    maps: np.ndarray | None = None
+    regions: np.ndarray | None = None
+
+
+@dataclass
+class RunContext:
+    """How a plugin reaches the rest of the harness while it fits.
+
+    ``get_model(name)`` returns another *fitted* model of the same dataset and
+    seed (the student asks for its teachers this way).
+    """
+
+    cache_dir: Path
+    seed: int = 0
+    device: str = "cpu"
+    dataset: str = ""
+    progress: Callable[..., Any] | None = None
+    get_model: Callable[[str], Any] | None = None
+    extra: dict = field(default_factory=dict)
+
+    def log(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
+
+
+class Model:
+    """Optional base class with defaults for the contract's bookkeeping parts."""
+
+    name: str = "model"
+    family: str = "baseline"
+    trainable: bool = True
+
+    def __init__(self, **config: Any):
+        self.config = dict(config)
+
+    def fit(self, train, ctx: RunContext) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def score(self, video) -> Scores:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def example_input(self, batch_size: int = 1):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def forward(self, batch):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        return None
+
+
+def as_scores(result: Any, n_frames: int, where: str) -> Scores:
+    """Validate what a plugin's ``score`` returned; a clear error names the plugin and video."""
+    from .errors import PluginError
+
+    if not isinstance(result, Scores):
+        result = Scores(frame=np.asarray(result))
+    frame = np.asarray(result.frame, dtype=np.float64).reshape(-1)
+    if len(frame) != n_frames:
+        raise PluginError(f"{where}: returned {len(frame)} scores for {n_frames} frames")
+    if not np.isfinite(frame).all():
+        raise PluginError(f"{where}: returned {int((~np.isfinite(frame)).sum())} NaN or infinite scores")
+    result.frame = frame
+    return result

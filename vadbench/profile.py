@@ -1,0 +1,533 @@
+"""Speed profiling: model-only and end-to-end throughput, latency, size, memory, machine.
+
+The protocol, one documented way for every model (after timm's ``benchmark.py``
+and pytest-benchmark):
+
+* **Model-only throughput** times ``model.forward(model.example_input(b))``, the
+  model's own hot path, for each batch size ``b`` (batch 1 is always included).
+  The input is built once, outside the timer; the call runs under
+  ``torch.inference_mode()`` (harmless for numpy models). Each model first runs
+  ``warmup`` untimed calls, then ``rounds`` timed calls. One timed call is one
+  round; the clock is ``time.perf_counter`` and on a GPU the device is
+  synchronised before and after the call. A batch of ``b`` is ``b`` frames, so a
+  round gives ``b / seconds`` frames/s; we report the median and the
+  interquartile range (IQR) over rounds.
+* **Interleaving.** Rounds of the models run in turn, ``A B C A B C ...``, so a
+  machine that slows down or speeds up in the middle affects every model alike.
+  Ratios to a ``reference`` model are medians of per-round paired ratios, which
+  cancels such drift further.
+* **Latency** p50 and p95 (ms) are percentiles of the batch-1 round times.
+* **End-to-end throughput** (``fps_e2e``) is ``frames / seconds`` of
+  ``model.score(video)`` over the given test videos: from encoded frames on disk
+  to per-frame scores, so decoding, resizing, object detection and
+  post-processing are inside the timer. ``score`` must read and decode the
+  video itself; a model that keeps its own decoded-frame cache would measure
+  less than the full path, which is the model's responsibility (pass videos
+  whose cache is cold). The rounds over videos are interleaved across models
+  too; we report the median over ``e2e_rounds`` rounds.
+* **Peak memory** (``peak_mem_mb``): on a CUDA device, ``torch.cuda.max_memory_allocated``
+  over the model's warm-up calls at every batch size (weights included). On
+  the CPU it is the growth of the process's resident-set high-water mark
+  (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) during those calls: a lower
+  bound on the memory the model needs beyond what the process had already
+  touched, 0 when the process had been bigger before.
+* **Parameters and GMACs**: :func:`count_params`, :func:`count_gmacs`.
+* **Machine**: :func:`machine_info`, stored with every result.
+
+>>> import numpy as np
+>>> class Twice:
+...     name = "twice"
+...     def example_input(self, b): return np.ones((b, 4), np.float32)
+...     def forward(self, x): return 2 * x
+>>> [r] = profile_models([Twice()], batch_sizes=(1, 2), warmup=1, rounds=3)
+>>> r["model"], r["params"], r["gmacs"], sorted(r["fps_model"]), r["fps_e2e"]
+('twice', 0, None, ['1', '2'], None)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+TIMER = time.perf_counter
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Model", "cpu model", "Processor") and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _mem_total_gb() -> float | None:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 1024**2, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _gpu_driver() -> str | None:
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             check=False, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = out.stdout.strip().splitlines()
+    return lines[0].strip() if out.returncode == 0 and lines else None
+
+
+def machine_info() -> dict:
+    """Describe the machine a speed figure was measured on.
+
+    CPU model, logical cores (and those this process may use), torch threads,
+    memory, OS, Python/torch/numpy/OpenCV versions, and the GPU (name, memory,
+    compute capability, driver, CUDA) where ``torch.cuda`` is available.
+    Plugins add fields through the ``vadbench_update_machine_info(info)`` hook;
+    if the plugins cannot be loaded at all the hook is skipped, but an error
+    raised by a hook implementation propagates.
+
+    >>> info = machine_info()
+    >>> info["logical_cores"] >= 1 and "torch" in info and "cpu" in info
+    True
+    """
+    import torch
+
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count()
+    try:
+        import cv2
+
+        opencv = cv2.__version__
+    except Exception:  # noqa: BLE001 - optional for this description
+        opencv = None
+    info: dict[str, Any] = {
+        "node": socket.gethostname(),
+        "cpu": _cpu_model(),
+        "arch": platform.machine(),
+        "logical_cores": os.cpu_count(),
+        "usable_cores": usable,
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "memory_gb": _mem_total_gb(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "opencv": opencv,
+        "cuda_available": torch.cuda.is_available(),
+    }
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(torch.cuda.current_device())
+        info.update({
+            "gpu": props.name,
+            "gpu_count": torch.cuda.device_count(),
+            "gpu_memory_gb": round(props.total_memory / 1024**3, 1),
+            "gpu_capability": f"{props.major}.{props.minor}",
+            "gpu_driver": _gpu_driver(),
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version(),
+        })
+    try:
+        from .plugins import get_plugin_manager
+
+        pm = get_plugin_manager()
+    except Exception:  # noqa: BLE001 - plugins that fail to load must not stop a profile
+        pm = None
+    if pm is not None:
+        pm.hook.vadbench_update_machine_info(info=info)
+    return info
+
+
+def machine_summary(info: Mapping | None) -> str:
+    """One line naming a machine, for table headers and plot titles.
+
+    >>> machine_summary({"cpu": "Xeon X", "usable_cores": 2, "torch_threads": 2, "torch": "2.1"})
+    'Xeon X, 2 cores, 2 torch threads; torch 2.1'
+    >>> machine_summary({"cpu": "Xeon X", "gpu": "H100", "gpu_driver": "550", "cuda": "12.4", "torch": "2.1"})
+    'H100 (driver 550, CUDA 12.4); Xeon X; torch 2.1'
+    """
+    if not info:
+        return "machine not recorded"
+    cpu = str(info.get("cpu") or "unknown CPU")
+    torch_v = f"torch {info['torch']}" if info.get("torch") else ""
+    if info.get("gpu"):
+        extra = ", ".join(x for x in (f"driver {info['gpu_driver']}" if info.get("gpu_driver") else "",
+                                      f"CUDA {info['cuda']}" if info.get("cuda") else "") if x)
+        parts = [f"{info['gpu']} ({extra})" if extra else str(info["gpu"]), cpu, torch_v]
+    else:
+        cores = info.get("usable_cores") or info.get("logical_cores")
+        bits = [cpu]
+        if cores:
+            bits.append(f"{cores} cores")
+        if info.get("torch_threads"):
+            bits.append(f"{info['torch_threads']} torch threads")
+        parts = [", ".join(bits), torch_v]
+    return "; ".join(p for p in parts if p)
+
+
+# --------------------------------------------------------------------------- size
+
+
+def _torch_modules(model: Any) -> list:
+    import torch
+
+    if isinstance(model, torch.nn.Module):
+        return [model]
+    found = []
+    candidates = list(vars(model).values()) if hasattr(model, "__dict__") else []
+    module = getattr(model, "module", None)
+    if module is not None:
+        candidates.append(module)
+    for value in candidates:
+        values = value.values() if isinstance(value, Mapping) else (
+            value if isinstance(value, (list, tuple)) else [value])
+        found.extend(v for v in values if isinstance(v, torch.nn.Module))
+    return found
+
+
+def count_params(model: Any) -> int:
+    """Number of torch parameters the model holds, 0 if none.
+
+    Looks at the model itself if it is an ``nn.Module``, else at its attributes
+    that are ``nn.Module`` (also inside a list, tuple or dict attribute) and at
+    ``model.module``; a parameter shared by two of them counts once.
+
+    >>> import torch
+    >>> class M:
+    ...     def __init__(self): self.net = torch.nn.Linear(3, 2); self.alias = self.net
+    >>> count_params(M()), count_params(object())
+    (8, 0)
+    """
+    seen: dict[int, int] = {}
+    for module in _torch_modules(model):
+        for p in module.parameters():
+            seen[id(p)] = p.numel()
+    return int(sum(seen.values()))
+
+
+def count_gmacs(model: Any) -> float | None:
+    """Multiply-accumulates per frame, in G: counted flops of ``forward(example_input(1))`` / 2 / 1e9.
+
+    Counted with ``torch.utils.flop_counter.FlopCounterMode`` (matrix products,
+    convolutions, attention; element-wise ops are not counted). Returns None
+    when nothing is counted, e.g. for a model that runs no torch ops.
+
+    >>> import torch
+    >>> class Conv:
+    ...     net = torch.nn.Conv2d(1, 1, 3, padding=1, bias=False)
+    ...     def example_input(self, b): return torch.zeros(b, 1, 10, 10)
+    ...     def forward(self, x): return self.net(x)
+    >>> count_gmacs(Conv()) * 1e9  # 10*10 outputs x 3*3 taps
+    900.0
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    batch = model.example_input(1)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.inference_mode():
+        model.forward(batch)
+    flops = counter.get_total_flops()
+    return flops / 2 / 1e9 if flops else None
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def _sync(device: str) -> None:
+    if str(device).startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize(device)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    import torch
+
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+@contextlib.contextmanager
+def _memory_probe(device: str, out: dict):
+    """Measure peak memory (MB) of the enclosed calls into ``out["mb"]`` (see module notes)."""
+    if str(device).startswith("cuda"):
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(device)
+        yield
+        out["mb"] = torch.cuda.max_memory_allocated(device) / 1024**2
+    else:
+        import resource  # POSIX only
+
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        yield
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+        out["mb"] = max(0, after - before) * scale / 1024**2
+
+
+def _timed(fn: Callable[[], Any], device: str) -> float:
+    _sync(device)
+    t0 = TIMER()
+    fn()
+    _sync(device)
+    return TIMER() - t0
+
+
+def _median_iqr(values: Sequence[float]) -> tuple[float, float]:
+    q1, q2, q3 = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
+    return float(q2), float(q3 - q1)
+
+
+def _name_models(models: Iterable[Any] | Mapping[str, Any]) -> dict[str, Any]:
+    items = models.items() if isinstance(models, Mapping) else (
+        (getattr(m, "name", type(m).__name__), m) for m in models)
+    named: dict[str, Any] = {}
+    for name, model in items:
+        key, i = str(name), 2
+        while key in named:
+            key, i = f"{name}#{i}", i + 1
+        named[key] = model
+    return named
+
+
+def profile_models(models: Iterable[Any] | Mapping[str, Any], *, batch_sizes: Sequence[int] = (1, 8, 32),
+                   warmup: int = 3, rounds: int = 10, videos: Iterable[Any] | None = None,
+                   e2e_rounds: int = 3, reference: str | None = None, device: str = "cpu",
+                   progress: Callable[[str], Any] | None = None) -> list[dict]:
+    """Profile several models in one interleaved session; one result dict per model.
+
+    Parameters
+    ----------
+    models : sequence of models, or mapping name -> model
+        Objects with ``example_input(b)`` and ``forward(batch)`` (and ``score(video)``
+        when ``videos`` is given). Names come from ``model.name``; a repeated
+        name gets a ``#2`` suffix.
+    batch_sizes : sequence of int
+        Batch sizes of the model-only measurement; 1 is always added.
+    warmup, rounds : int
+        Untimed calls per model and batch size, then timed rounds (one call each).
+    videos : iterable of Video, optional
+        Test videos for the end-to-end figure; without them ``fps_e2e`` is None.
+    e2e_rounds : int
+        Passes over ``videos`` per model, interleaved across models.
+    reference : str, optional
+        Name of one of the models; every result then has
+        ``ratio_fps_model_vs_<reference>`` (batch 1) and ``ratio_fps_e2e_vs_<reference>``,
+        medians of per-round paired ratios.
+    device : str
+        ``"cpu"`` or ``"cuda[:i]"``: where to synchronise and measure memory. The
+        models and their ``example_input`` must already live there.
+    progress : callable, optional
+        Called with a one-line message as the profile advances.
+
+    Returns
+    -------
+    list of dict
+        Keys ``model, params, gmacs, fps_model_b1, fps_model_best, best_batch,
+        fps_model, latency_ms_p50, latency_ms_p95, fps_e2e, e2e_frames,
+        peak_mem_mb, machine, protocol`` (+ ratios). ``fps_model`` maps the
+        batch size *as a string* (JSON keys are strings) to ``{"median", "iqr",
+        "ms_median"}``; a batch size that ran out of memory has ``"error"`` and
+        None figures instead.
+    """
+    import torch
+
+    named = _name_models(models)
+    if not named:
+        return []
+    if reference is not None and reference not in named:
+        raise ValueError(f"reference model {reference!r} is not among the profiled models {list(named)}")
+    if rounds < 1 or warmup < 0 or e2e_rounds < 1:
+        raise ValueError("rounds and e2e_rounds must be >= 1 and warmup >= 0")
+    sizes = sorted({int(b) for b in batch_sizes} | {1})
+    if sizes[0] < 1:
+        raise ValueError(f"batch sizes must be >= 1, got {list(batch_sizes)}")
+    say = progress or (lambda message: None)
+
+    with torch.inference_mode():
+        fps, errors, step_s, peak = _model_only(named, sizes, warmup, rounds, device, say)
+        video_list = list(videos) if videos is not None else []
+        e2e_fps, e2e_frames = _end_to_end(named, video_list, e2e_rounds, device, say)
+
+    machine = machine_info()
+    cuda = str(device).startswith("cuda")
+    protocol = {
+        "warmup": warmup, "rounds": rounds, "batch_sizes": sizes, "device": str(device),
+        "interleaved": True, "threads": torch.get_num_threads(), "timer": "time.perf_counter",
+        "inference_mode": True, "synchronize": cuda,
+        "e2e_rounds": e2e_rounds if video_list else 0, "e2e_videos": len(video_list),
+        "memory": "torch.cuda.max_memory_allocated" if cuda else "ru_maxrss growth during warm-up (lower bound)",
+        "reference": reference,
+    }
+    results = []
+    for name, model in named.items():
+        per_batch = {str(b): _batch_summary(b, fps[name].get(b), errors[name].get(b)) for b in sizes}
+        best = max((b for b in sizes if per_batch[str(b)]["median"] is not None),
+                   key=lambda b: per_batch[str(b)]["median"])
+        lat = np.percentile(np.asarray(step_s[name]) * 1000.0, [50, 95])
+        result = {
+            "model": name,
+            "params": count_params(model),
+            "gmacs": count_gmacs(model),
+            "fps_model_b1": per_batch["1"]["median"],
+            "fps_model_best": per_batch[str(best)]["median"],
+            "best_batch": best,
+            "fps_model": per_batch,
+            "latency_ms_p50": float(lat[0]),
+            "latency_ms_p95": float(lat[1]),
+            "fps_e2e": float(np.median(e2e_fps[name])) if e2e_fps[name] else None,
+            "e2e_frames": e2e_frames,
+            "peak_mem_mb": round(peak[name], 3),
+            "machine": dict(machine),
+            "protocol": dict(protocol),
+        }
+        if reference is not None:  # medians of per-round paired ratios
+            result[f"ratio_fps_model_vs_{reference}"] = float(np.median(np.divide(fps[name][1], fps[reference][1])))
+            result[f"ratio_fps_e2e_vs_{reference}"] = (
+                float(np.median(np.divide(e2e_fps[name], e2e_fps[reference]))) if e2e_fps[name] else None)
+        results.append(result)
+    return results
+
+
+def _model_only(named: dict[str, Any], sizes: list[int], warmup: int, rounds: int, device: str,
+                say: Callable[[str], Any]):
+    """Warm-up (memory measured), then interleaved timed rounds, per batch size.
+
+    Returns frames/s per round ``fps[name][b]``, out-of-memory messages
+    ``errors[name][b]`` (batch > 1 only), batch-1 call times ``step_s[name]``
+    and peak memory ``peak[name]`` (MB).
+    """
+    fps: dict[str, dict[int, list[float]]] = {n: {} for n in named}
+    errors: dict[str, dict[int, str]] = {n: {} for n in named}
+    step_s: dict[str, list[float]] = {n: [] for n in named}
+    peak: dict[str, float] = {n: 0.0 for n in named}
+    for b in sizes:
+        active: dict[str, tuple] = {}
+        for name, model in named.items():
+            say(f"profile: {name} batch {b}: warm-up")
+            mem: dict[str, float] = {}
+            try:
+                batch = model.example_input(b)
+                with _memory_probe(device, mem):
+                    for _ in range(warmup):
+                        model.forward(batch)
+                    _sync(device)
+            except Exception as exc:
+                if b == 1 or not _is_oom(exc):
+                    raise
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                errors[name][b] = f"{type(exc).__name__}: {first}"
+                if str(device).startswith("cuda"):
+                    import torch
+
+                    torch.cuda.empty_cache()
+                continue
+            peak[name] = max(peak[name], mem.get("mb", 0.0))
+            active[name] = (model, batch)
+            fps[name][b] = []
+        say(f"profile: batch {b}: {rounds} interleaved rounds of {len(active)} models")
+        for _ in range(rounds):
+            for name, (model, batch) in active.items():
+                seconds = _timed(lambda m=model, x=batch: m.forward(x), device)
+                fps[name][b].append(b / max(seconds, 1e-9))  # finite, so JSON-safe
+                if b == 1:
+                    step_s[name].append(seconds)
+    return fps, errors, step_s, peak
+
+
+def _end_to_end(named: dict[str, Any], videos: list, rounds: int, device: str, say: Callable[[str], Any]):
+    """Interleaved passes of ``score`` over ``videos``: frames/s per round and model, and the frame count."""
+    e2e_fps: dict[str, list[float]] = {n: [] for n in named}
+    if not videos:
+        return e2e_fps, 0
+    frames = int(sum(len(v) for v in videos))
+    for r in range(rounds):
+        for name, model in named.items():
+            say(f"profile: {name} end-to-end round {r + 1}/{rounds} ({len(videos)} videos)")
+            seconds = sum(_timed(lambda m=model, v=v: m.score(v), device) for v in videos)
+            e2e_fps[name].append(frames / max(seconds, 1e-9))
+    return e2e_fps, frames
+
+
+def _batch_summary(b: int, fps: list[float] | None, error: str | None) -> dict:
+    if error is not None or not fps:
+        return {"median": None, "iqr": None, "ms_median": None, "error": error or "not measured"}
+    med, iqr = _median_iqr(fps)
+    return {"median": med, "iqr": iqr, "ms_median": 1000.0 * b / med}
+
+
+# --------------------------------------------------------------------------- table
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def format_profile_table(results: Sequence[Mapping]) -> str:
+    """Plain-text table of :func:`profile_models` results, with the machine and protocol below.
+
+    >>> print(format_profile_table([{"model": "m", "params": 1500000, "gmacs": None,
+    ...     "fps_model_b1": 10.0, "fps_model_best": 80.0, "best_batch": 8,
+    ...     "latency_ms_p50": 100.0, "latency_ms_p95": 120.0, "fps_e2e": None, "peak_mem_mb": 3.0}]))
+    model  params(M)  GMACs  fps b1  fps best (batch)  p50 ms  p95 ms  fps e2e  peak MB
+    m      1.50       -      10.0    80.0 (8)          100.00  120.00  -        3.0
+    """
+    if not results:
+        return "(no models profiled)"
+    ratio_keys = sorted({k for r in results for k in r if k.startswith("ratio_")})
+    header = ["model", "params(M)", "GMACs", "fps b1", "fps best (batch)", "p50 ms", "p95 ms", "fps e2e",
+              "peak MB"] + [k.replace("ratio_fps_", "x ").replace("_vs_", " vs ") for k in ratio_keys]
+    rows = []
+    for r in results:
+        rows.append([
+            str(r["model"]),
+            f"{r.get('params', 0) / 1e6:.2f}",
+            _fmt(r.get("gmacs"), 3),
+            _fmt(r.get("fps_model_b1")),
+            f"{_fmt(r.get('fps_model_best'))} ({r.get('best_batch', '-')})",
+            _fmt(r.get("latency_ms_p50"), 2),
+            _fmt(r.get("latency_ms_p95"), 2),
+            _fmt(r.get("fps_e2e")),
+            _fmt(r.get("peak_mem_mb")),
+        ] + [_fmt(r.get(k), 2) for k in ratio_keys])
+    widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header] + rows]
+    first = results[0]
+    if first.get("machine"):
+        lines.append(f"machine: {machine_summary(first['machine'])}")
+    proto = first.get("protocol")
+    if proto:
+        lines.append(f"protocol: {proto['warmup']} warm-up + {proto['rounds']} interleaved rounds per batch "
+                     f"{proto['batch_sizes']} on {proto['device']}, {proto['threads']} threads; median frames/s")
+    return "\n".join(lines)

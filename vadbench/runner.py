@@ -1,0 +1,268 @@
+"""The benchmark runner: a grid of cells (model, dataset, seed) through an executor.
+
+One cell fits the model on the training split (or reloads it from the fitted
+model cache), scores every test video, evaluates every metric, profiles speed
+and writes one record plus its per-frame scores to the results store. A cell
+whose record exists is not recomputed; a cell that fails is recorded as failed
+with a one-line reason and the grid goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from . import __version__, create_dataset, create_model
+from .errors import VadbenchError
+from .model import RunContext, as_scores
+from .results import CellBusy, ResultsStore
+from .seeding import seed_everything
+
+DATASET_FOLDERS = {"ped2": ("ucsd_ped2", "ped2", "UCSDped2"), "ped1": ("ucsd_ped1", "ped1", "UCSDped1"),
+                   "avenue": ("avenue", "Avenue"), "shanghaitech": ("shanghaitech", "ShanghaiTech")}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: a model configuration on a dataset with a seed."""
+
+    model: str
+    dataset: str
+    seed: int = 0
+    model_config: dict = field(default_factory=dict)
+    dataset_options: dict = field(default_factory=dict)
+    profile: dict = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def key(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, default=str)
+
+
+def config_hash(obj) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def resolve_root(dataset: str, data_root: str | Path | None) -> str | None:
+    """The folder of ``dataset``: ``data_root`` itself, or its conventional sub-folder."""
+    if data_root is None:
+        return None
+    root = Path(data_root).expanduser()
+    for name in DATASET_FOLDERS.get(dataset, (dataset,)):
+        if (root / name).is_dir():
+            return str(root / name)
+    return str(root)
+
+
+def git_commit(cwd: Path | None = None) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd or Path(__file__).parent,
+                             capture_output=True, text=True, timeout=5)
+        commit = out.stdout.strip()
+        return commit if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+class ModelCache:
+    """Fitted models of one (dataset, seed), reused across cells and by students asking for teachers.
+
+    Weights are stored with ``torch.save`` and read back with ``weights_only=True``,
+    so a cache file cannot execute code.
+    """
+
+    def __init__(self, store: ResultsStore, dataset, seed: int, device: str, progress=None):
+        self.store, self.dataset, self.seed, self.device = store, dataset, seed, device
+        self.progress = progress
+        self.fitted: dict[str, tuple[object, float]] = {}
+
+    def path(self, name: str, config: dict) -> Path:
+        key = config_hash({"config": config, "data": self.dataset.fingerprint})
+        return self.store.root / "models" / f"{name}__{self.dataset.name}__s{self.seed}__{key}.pt"
+
+    def get(self, name: str, config: dict | None = None):
+        """The fitted model ``name`` and its training time in seconds (0 when reloaded)."""
+        import torch
+
+        config = dict(config or {})
+        memo = f"{name}:{config_hash(config)}"
+        if memo in self.fitted:
+            return self.fitted[memo]
+        model = create_model(name, **config)
+        path = self.path(name, getattr(model, "config", config))
+        seed_everything(self.seed)
+        ctx = RunContext(cache_dir=self.store.root / "cache", seed=self.seed, device=self.device,
+                         dataset=self.dataset.name, progress=self.progress,
+                         get_model=lambda other, **cfg: self.get(other, cfg)[0])
+        ctx.cache_dir.mkdir(parents=True, exist_ok=True)
+        seconds = 0.0
+        if path.exists() and getattr(model, "trainable", True):
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            if hasattr(model, "on_loaded"):
+                model.on_loaded(self.dataset.train, ctx)
+        else:
+            start = time.perf_counter()
+            model.fit(self.dataset.train, ctx)
+            seconds = time.perf_counter() - start
+            if getattr(model, "trainable", True):
+                from .atomic import atomic_write_bytes
+                import io
+
+                buf = io.BytesIO()
+                torch.save(model.state_dict(), buf)
+                atomic_write_bytes(path, buf.getvalue())
+        self.fitted[memo] = (model, seconds)
+        return model, seconds
+
+
+def run_cell(cell: Cell, store: ResultsStore, *, data_root=None, device: str = "cpu",
+             command: str = "", progress: Callable[[str], None] | None = None) -> dict:
+    """Fit, score, evaluate and profile one cell; write and return its record."""
+    from .metrics import evaluate
+    from .metrics.region import regions_from_maps
+    from .profile import profile_models
+
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    record = {"schema": 1, "status": "ok", "error": None, "seed": cell.seed,
+              "model": {"name": cell.model, "config": cell.model_config},
+              "dataset": {"name": cell.dataset, "options": cell.dataset_options},
+              "vadbench_version": __version__, "git_commit": git_commit(), "command": command,
+              "started": started}
+    cell_id = store.cell_id(cell.model, cell.dataset, cell.seed,
+                            {"model": cell.model_config, "dataset": cell.dataset_options})
+    record["cell"] = cell_id
+    say = progress or (lambda m: None)
+    try:
+        options = dict(cell.dataset_options)
+        if "root" not in options:
+            options["root"] = resolve_root(cell.dataset, data_root)
+        if cell.dataset == "synthetic" and options.get("root") is None:
+            options.pop("root")
+            options.setdefault("cache_dir", str(store.root / "cache"))
+        dataset = create_dataset(cell.dataset, **options)
+        record["dataset"].update(root=str(dataset.root) if dataset.root else None,
+                                 label_source=dataset.label_source, fingerprint=dataset.fingerprint)
+        cache = ModelCache(store, dataset, cell.seed, device, progress=say)
+        say(f"{cell_id}: fit")
+        model, train_seconds = cache.get(cell.model, cell.model_config)
+        record["model"].update(family=getattr(model, "family", ""), config=getattr(model, "config", {}))
+        record["train_seconds"] = train_seconds
+
+        say(f"{cell_id}: score {len(dataset.test)} test videos")
+        scores, regions, tracks = {}, {}, []
+        start = time.perf_counter()
+        for vi, video in enumerate(dataset.test):
+            result = as_scores(model.score(video), len(video), f"model {cell.model} on video {video.id}")
+            scores[video.id] = result.frame
+            if result.regions is not None:
+                regions[video.id] = np.asarray(result.regions, dtype=np.float64).reshape(-1, 6)
+            elif result.maps is not None:
+                h, w = video.source.frame(0, gray=True).shape
+                regions[video.id] = regions_from_maps(np.asarray(result.maps), (h, w))
+        record["score_seconds"] = time.perf_counter() - start
+
+        metrics = evaluate_scores(dataset, scores, regions, seed=cell.seed)
+        record["metrics"] = metrics
+        say(f"{cell_id}: micro AUC {metrics['micro_auc']:.4f}; profile")
+        record["speed"] = profile_models([model], videos=list(dataset.test)[: cell.profile.get("videos", 2)],
+                                         device=device, **{k: v for k, v in cell.profile.items()
+                                                           if k != "videos"})[0]
+    except CellBusy:
+        raise
+    except Exception as exc:  # one failing cell must not sink the grid
+        record.update(status="failed", error=one_line(exc))
+        if not isinstance(exc, VadbenchError):
+            record["traceback"] = traceback.format_exc(limit=8)
+        scores, regions = {}, {}
+    record["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    store.write(record, scores, regions or None)
+    return record
+
+
+def evaluate_scores(dataset, scores: dict, regions: dict, *, seed: int = 0) -> dict:
+    """Every metric of one cell with the dataset's conventions (sigma, macro policy, ...)."""
+    from .metrics import evaluate
+
+    videos = list(dataset.test)
+    labels = [v.labels for v in videos]
+    ids = [v.id for v in videos]
+    pred_rows, gt_rows = None, None
+    if regions and len(regions) == len(videos):
+        pred_rows = np.concatenate([np.column_stack([np.full(len(regions[i]), k), regions[i]])
+                                    for k, i in enumerate(ids)]) if ids else None
+        gt = []
+        for k, v in enumerate(videos):
+            if v.tracks is None:
+                gt = None
+                break
+            t = np.asarray(v.tracks).reshape(-1, 6)
+            gt.append(np.column_stack([np.full(len(t), k), t]))
+        gt_rows = np.concatenate(gt) if gt else None
+    tracks_derived = any(v.tracks_derived for v in videos)
+    return evaluate([scores[i] for i in ids], labels, video_ids=ids, pred_regions=pred_rows,
+                    gt_tracks=gt_rows, num_frames=sum(len(v) for v in videos),
+                    tracks_derived=tracks_derived, seed=seed, **dataset.conventions)
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+class LocalExecutor:
+    """Runs cells one after another in this process."""
+
+    name = "local"
+
+    def map(self, fn: Callable[[Cell], dict], cells: Iterable[Cell]) -> Iterator[dict]:
+        for cell in cells:
+            yield fn(cell)
+
+
+def run_grid(cells: list[Cell], store: ResultsStore, *, executor=None, data_root=None,
+             device: str = "cpu", command: str = "", force: bool = False,
+             progress: Callable[[str], None] | None = None) -> list[dict]:
+    """Run the cells whose records are missing (all with ``force``); return every cell's record."""
+    executor = executor or LocalExecutor()
+    todo, done = [], []
+    for cell in cells:
+        cid = store.cell_id(cell.model, cell.dataset, cell.seed,
+                            {"model": cell.model_config, "dataset": cell.dataset_options})
+        if store.has(cid) and not force:
+            done.append(store.read(cid))
+        else:
+            todo.append(cell)
+    if progress and done:
+        progress(f"{len(done)} of {len(cells)} cells already in {store.root}; running {len(todo)}")
+
+    def work(cell: Cell) -> dict:
+        cid = store.cell_id(cell.model, cell.dataset, cell.seed,
+                            {"model": cell.model_config, "dataset": cell.dataset_options})
+        try:
+            with store.lock(cid):
+                return run_cell(cell, store, data_root=data_root, device=device, command=command,
+                                progress=progress)
+        except CellBusy:
+            if progress:
+                progress(f"{cid}: another run owns this cell; skipped")
+            return {"cell": cid, "status": "busy"}
+
+    for i, record in enumerate(executor.map(work, todo), 1):
+        if progress:
+            status = record.get("status")
+            detail = (f"micro AUC {record['metrics']['micro_auc']:.4f}" if status == "ok"
+                      else record.get("error") or status)
+            progress(f"[{i}/{len(todo)}] {record['cell']}: {detail}")
+        done.append(record)
+    return done

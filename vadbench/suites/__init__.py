@@ -1,0 +1,56 @@
+"""Named benchmark suites, one TOML file each: models, configurations, seeds, dataset.
+
+>>> suite = load_suite("synthetic")
+>>> suite["dataset"], [m["name"] for m in suite["models"]][:1]
+('synthetic', ['motion-diff'])
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from ..errors import VadbenchError
+
+HERE = Path(__file__).parent
+
+
+def list_suites() -> list[str]:
+    return sorted(p.stem for p in HERE.glob("*.toml"))
+
+
+def load_suite(name_or_path: str) -> dict:
+    """A suite by name (a file shipped here) or by path to a TOML file."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = HERE / f"{name_or_path}.toml"
+    if not path.is_file():
+        raise VadbenchError(f"{path}: no such suite (known: {', '.join(list_suites())})")
+    try:
+        suite = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise VadbenchError(f"{path}: not valid TOML: {exc}") from None
+    for key in ("dataset", "models"):
+        if key not in suite:
+            raise VadbenchError(f"{path}: suite lacks the key {key!r}")
+    suite.setdefault("seeds", [0])
+    suite["file"] = str(path)
+    return suite
+
+
+def suite_cells(suite: dict, *, quick: bool = False, seeds=None):
+    """Expand a suite into runner cells (``quick`` uses each model's ``quick`` config and one seed)."""
+    from ..runner import Cell
+
+    out = []
+    seeds = seeds or (suite["seeds"][:1] if quick else suite["seeds"])
+    for m in suite["models"]:
+        config = dict(m.get("config", {}))
+        if quick:
+            config.update(m.get("quick", {}))
+        model_seeds = [seeds[0]] if not m.get("trained", True) else seeds
+        for seed in model_seeds:
+            out.append(Cell(model=m["name"], dataset=suite["dataset"], seed=seed, model_config=config,
+                            dataset_options=dict(suite.get("dataset_options", {})),
+                            profile=dict(suite.get("profile", {}))))
+    return out
