@@ -184,18 +184,15 @@ def cmd_pareto(args) -> int:
 
 def cmd_eval(args) -> int:
     """Recompute every record's metrics from its stored scores and the dataset's labels."""
-    import vadbench
     from vadbench.results import ResultsStore
-    from vadbench.runner import evaluate_scores
+    from vadbench.runner import evaluate_scores, open_dataset
 
     store = ResultsStore(args.results)
     worst = 0.0
     for record in store.records(status="ok"):
         ds = record["dataset"]
-        options = dict(ds.get("options") or {})
-        if ds.get("root"):
-            options["root"] = ds["root"]
-        dataset = vadbench.create_dataset(ds["name"], **options)
+        root = None if ds["name"] == "synthetic" else ds.get("root")
+        dataset = open_dataset(ds["name"], ds.get("options") or {}, root=root, cache_dir=store.root / "cache")
         scores = store.load_scores(record)
         regions = store.load_regions(record) if hasattr(store, "load_regions") else {}
         metrics = evaluate_scores(dataset, scores, regions or {}, seed=record["seed"])
@@ -298,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("pareto", help="draw the speed-accuracy Pareto plot")
     s.add_argument("--results", default=DEFAULT_RESULTS)
     s.add_argument("--dataset", required=True)
-    s.add_argument("--x", default="fps_e2e", choices=["fps_e2e", "fps_model_b1", "fps_model_best"])
+    s.add_argument("--x", default="fps_e2e", choices=["fps_e2e", "fps_model", "fps_model_b1", "fps_model_best"])
     s.add_argument("--y", default="micro_auc", choices=["micro_auc", "macro_auc", "rbdc", "tbdc"])
     s.add_argument("--out", default="leaderboards")
     s.add_argument("--literature", help="overlay published points from this CSV")

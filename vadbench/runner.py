@@ -65,6 +65,17 @@ def resolve_root(dataset: str, data_root: str | Path | None) -> str | None:
     return str(root)
 
 
+def open_dataset(name: str, options: dict, *, root=None, cache_dir=None):
+    """Load a cell's dataset: ``options`` win; a generated dataset (no root) lives under ``cache_dir``."""
+    options = dict(options)
+    if "root" not in options and root is not None:
+        options["root"] = str(root)
+    if name == "synthetic" and options.get("root") is None:
+        options.pop("root", None)
+        options.setdefault("cache_dir", str(cache_dir) if cache_dir else None)
+    return create_dataset(name, **options)
+
+
 def git_commit(cwd: Path | None = None) -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd or Path(__file__).parent,
@@ -144,13 +155,8 @@ def run_cell(cell: Cell, store: ResultsStore, *, data_root=None, device: str = "
     record["cell"] = cell_id
     say = progress or (lambda m: None)
     try:
-        options = dict(cell.dataset_options)
-        if "root" not in options:
-            options["root"] = resolve_root(cell.dataset, data_root)
-        if cell.dataset == "synthetic" and options.get("root") is None:
-            options.pop("root")
-            options.setdefault("cache_dir", str(store.root / "cache"))
-        dataset = create_dataset(cell.dataset, **options)
+        dataset = open_dataset(cell.dataset, cell.dataset_options, root=resolve_root(cell.dataset, data_root),
+                               cache_dir=store.root / "cache")
         record["dataset"].update(root=str(dataset.root) if dataset.root else None,
                                  label_source=dataset.label_source, fingerprint=dataset.fingerprint)
         cache = ModelCache(store, dataset, cell.seed, device, progress=say)

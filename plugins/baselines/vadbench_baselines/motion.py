@@ -40,11 +40,14 @@ class FrameDifference(Model):
         w, h = self.size or (360, 240)
         return torch.rand(batch_size, 2, h, w) * 255
 
+    def blocks(self, pairs: torch.Tensor) -> torch.Tensor:
+        """Block-wise motion energy (B, H/block, W/block) of a batch of frame pairs (B, 2, H, W)."""
+        diff = (pairs[:, 1] - pairs[:, 0]).abs().unsqueeze(1)
+        return F.avg_pool2d(diff, self.block, ceil_mode=True)[:, 0]
+
     def forward(self, pairs: torch.Tensor) -> torch.Tensor:
         """Scores of a batch of frame pairs (B, 2, H, W): one value per pair."""
-        diff = (pairs[:, 1] - pairs[:, 0]).abs().unsqueeze(1)
-        blocks = F.avg_pool2d(diff, self.block, ceil_mode=True)
-        return blocks.flatten(1).amax(1)
+        return self.blocks(pairs).flatten(1).amax(1)
 
     def score(self, video) -> Scores:
         frames = torch.from_numpy(video.read(gray=True, size=self.size)).float()
@@ -55,9 +58,8 @@ class FrameDifference(Model):
             for start in range(1, len(frames), self.batch_size):
                 stop = min(start + self.batch_size, len(frames))
                 pairs = torch.stack([frames[start - 1:stop - 1], frames[start:stop]], 1)
-                out.append(self.forward(pairs))
-        scores = torch.cat(out).numpy()
-        return Scores(frame=np.concatenate([scores[:1], scores]).astype(np.float64))
+                out.append(self.blocks(pairs))
+        return _with_first_frame(torch.cat(out).numpy())
 
 
 class FlowMagnitude(Model):
@@ -78,19 +80,28 @@ class FlowMagnitude(Model):
         rng = np.random.default_rng(0)
         return rng.integers(0, 255, (batch_size, 2, h, w), dtype=np.uint8)
 
-    def forward(self, pairs: np.ndarray) -> np.ndarray:
-        out = np.empty(len(pairs))
-        for i, (a, b) in enumerate(pairs):
+    def blocks(self, pairs: np.ndarray) -> np.ndarray:
+        """Block-wise mean flow magnitude (B, H/block, W/block) of frame pairs (B, 2, H, W) uint8."""
+        k = self.block
+        out = []
+        for a, b in pairs:
             flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 2, 9, 2, 5, 1.1, 0)
             mag = np.hypot(flow[..., 0], flow[..., 1])
-            k = self.block
             h, w = (mag.shape[0] // k) * k, (mag.shape[1] // k) * k
-            out[i] = mag[:h, :w].reshape(h // k, k, w // k, k).mean((1, 3)).max()
-        return out
+            out.append(mag[:h, :w].reshape(h // k, k, w // k, k).mean((1, 3)))
+        return np.stack(out)
+
+    def forward(self, pairs: np.ndarray) -> np.ndarray:
+        return self.blocks(pairs).reshape(len(pairs), -1).max(1)
 
     def score(self, video) -> Scores:
         frames = video.read(gray=True, size=self.size)
         if len(frames) < 2:
             return Scores(frame=np.zeros(len(frames)))
-        scores = self.forward(np.stack([frames[:-1], frames[1:]], 1))
-        return Scores(frame=np.concatenate([scores[:1], scores]))
+        return _with_first_frame(self.blocks(np.stack([frames[:-1], frames[1:]], 1)))
+
+
+def _with_first_frame(blocks: np.ndarray) -> Scores:
+    """Scores and maps of frames 1..T-1 from their block energies; frame 0 copies frame 1."""
+    maps = np.concatenate([blocks[:1], blocks]).astype(np.float32)
+    return Scores(frame=maps.reshape(len(maps), -1).max(1).astype(np.float64), maps=maps)

@@ -1,0 +1,139 @@
+"""`vadbench run` end to end on a small synthetic suite: records, resume, recomputation, failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import vadbench
+from vadbench.cli import main
+from vadbench.plugins import get_plugin_manager, model_registry
+from vadbench.results import ResultsStore
+
+SUITE = """
+name = "tiny"
+dataset = "synthetic"
+seeds = [0]
+dataset_options = {n_train = 2, n_test = 3, n_frames = 40, width = 160, height = 112}
+profile = {batch_sizes = [1], rounds = 2, warmup = 1, e2e_rounds = 1, videos = 1}
+[[models]]
+name = "motion-diff"
+[[models]]
+name = "motion-flow"
+"""
+
+
+@pytest.fixture
+def suite_file(tmp_path) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(SUITE)
+    return path
+
+
+def _run(tmp_path, suite_file, *extra) -> int:
+    return main(["run", "--suite", str(suite_file), "--results", str(tmp_path / "res"), *extra])
+
+
+def test_run_writes_records_leaderboard_and_pareto(tmp_path, suite_file):
+    assert _run(tmp_path, suite_file) == 0
+    store = ResultsStore(tmp_path / "res")
+    records = store.records()
+    assert sorted(r["model"]["name"] for r in records) == ["motion-diff", "motion-flow"]
+    for r in records:
+        assert r["status"] == "ok"
+        assert 0.5 < r["metrics"]["micro_auc"] <= 1.0
+        assert r["metrics"]["rbdc"] is not None and r["metrics"]["conventions"]["sigma"] == 3
+        assert r["speed"]["fps_e2e"] > 0 and r["speed"]["machine"]["cpu"]
+        scores = store.load_scores(r)
+        assert len(scores) == 3 and all(np.isfinite(s).all() for s in scores.values())
+    boards = tmp_path / "res" / "leaderboards"
+    for name in ("synthetic.md", "synthetic.csv", "synthetic_pareto.png", "synthetic_pareto.svg",
+                 "synthetic_manifest.json"):
+        assert (boards / name).stat().st_size > 0
+    assert "motion-flow" in (boards / "synthetic.md").read_text()
+
+
+def test_rerun_computes_only_missing_cells(tmp_path, suite_file):
+    assert _run(tmp_path, suite_file) == 0
+    records = tmp_path / "res" / "records"
+    kept, removed = sorted(records.glob("*.json"))
+    kept_mtime = kept.stat().st_mtime_ns
+    removed.unlink()
+    assert _run(tmp_path, suite_file) == 0
+    assert removed.exists() and kept.stat().st_mtime_ns == kept_mtime
+
+
+def test_stored_scores_recompute_the_recorded_metrics(tmp_path, suite_file, capsys):
+    assert _run(tmp_path, suite_file) == 0
+    assert main(["eval", "--results", str(tmp_path / "res")]) == 0
+    assert "largest difference from stored metrics: 0.00e+00" in capsys.readouterr().out
+
+
+class _Raises(vadbench.Model):
+    family = "baseline"
+    trainable = False
+
+    def fit(self, train, ctx):
+        return None
+
+    def score(self, video):
+        raise RuntimeError("scoring exploded")
+
+
+class _NaN(_Raises):
+    def score(self, video):
+        return np.full(len(video), np.nan)
+
+
+@pytest.fixture
+def broken_plugins():
+    plugin = types.SimpleNamespace()
+
+    @vadbench.hookimpl
+    def vadbench_register_models(registry):
+        registry.register("broken-raises", _Raises, family="baseline")
+        registry.register("broken-nan", _NaN, family="baseline")
+
+    plugin.vadbench_register_models = vadbench_register_models
+    pm = get_plugin_manager()
+    pm.register(plugin, name="broken-test-plugin")
+    model_registry.cache_clear()
+    yield
+    pm.unregister(name="broken-test-plugin")
+    model_registry.cache_clear()
+
+
+def test_failing_cells_are_recorded_and_the_grid_goes_on(tmp_path, broken_plugins, capsys):
+    suite = tmp_path / "broken.toml"
+    suite.write_text(SUITE.replace('name = "motion-flow"', 'name = "broken-raises"\n[[models]]\n'
+                                   'name = "broken-nan"\n[[models]]\nname = "no-such-model"'))
+    assert _run(tmp_path, suite) == 1
+    by_model = {r["model"]["name"]: r for r in ResultsStore(tmp_path / "res").records()}
+    assert by_model["motion-diff"]["status"] == "ok"
+    assert "scoring exploded" in by_model["broken-raises"]["error"]
+    assert "NaN" in by_model["broken-nan"]["error"]
+    assert "unknown model" in by_model["no-such-model"]["error"]
+    board = (tmp_path / "res" / "leaderboards" / "synthetic.md").read_text()
+    assert "failed" in board and "scoring exploded" in board
+    assert "FAILED" in capsys.readouterr().err
+
+
+def test_datasets_check_reports_the_known_ped2_counts(ped2_root, capsys):
+    assert main(["datasets", "check", "ped2", "--root", str(ped2_root), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["train_videos"], summary["test_videos"]) == (16, 12)
+    assert (summary["train_frames"], summary["test_frames"]) == (2550, 2010)
+    assert summary["anomalous_test_frames"] == 1648
+
+
+def test_bad_input_is_one_line_naming_the_path(tmp_path, capsys):
+    missing = tmp_path / "nowhere"
+    assert main(["datasets", "check", "ped2", "--root", str(missing)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(missing) in err[0]
+    assert os.path.exists(tmp_path) and not missing.exists()
