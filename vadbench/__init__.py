@@ -12,8 +12,17 @@ from .plugins import hookimpl
 
 __version__ = "0.1.0"
 
-__all__ = ["Model", "RunContext", "Scores", "hookimpl", "list_models", "create_model",
-           "list_datasets", "create_dataset", "__version__"]
+__all__ = [
+    "Model",
+    "RunContext",
+    "Scores",
+    "__version__",
+    "create_dataset",
+    "create_model",
+    "hookimpl",
+    "list_datasets",
+    "list_models",
+]
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -29,7 +38,7 @@ def create_model(name: str, **config):
 
     model = model_registry().create(name, **config)
     entry = model_registry().entry(name)
-    if not getattr(model, "name", None) or getattr(model, "name") == "model":
+    if not getattr(model, "name", None) or model.name == "model":
         model.name = name
     if not getattr(model, "family", None):
         model.family = entry.family

@@ -100,11 +100,10 @@ def cmd_run(args) -> int:
     suite, cells = _cells_from_args(args)
     store = ResultsStore(args.results)
     command = "vadbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    executor = None
-    if args.executor == "ray":
-        from vadbench.executors.ray_executor import RayExecutor
+    from vadbench.executors import get_executor
 
-        executor = RayExecutor(address=args.address)
+    options = {"address": args.address, "gpus_per_cell": 1 if args.device.startswith("cuda") else 0}
+    executor = get_executor(args.executor, **(options if args.executor == "ray" else {}))
     start = time.perf_counter()
     records = run_grid(cells, store, executor=executor, data_root=args.data_root, device=args.device,
                        command=command, force=args.force, progress=_say)
@@ -121,9 +120,8 @@ def cmd_run(args) -> int:
 
 def _publish(store, dataset: str, out_dir: Path, *, command: str, duration=None, suite=None) -> None:
     from vadbench.atomic import atomic_write_json
-    from vadbench.leaderboard import write_leaderboard
+    from vadbench.leaderboard import aggregate, write_leaderboard
     from vadbench.pareto import load_literature, plot_pareto
-    from vadbench.leaderboard import aggregate
     from vadbench.profile import machine_info
     from vadbench.runner import git_commit
 

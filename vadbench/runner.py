@@ -15,15 +15,16 @@ import re
 import subprocess
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from . import __version__, create_dataset, create_model
 from .errors import VadbenchError
+from .executors import LocalExecutor
 from .model import RunContext, as_scores
 from .results import CellBusy, ResultsStore
 from .seeding import seed_everything
@@ -78,7 +79,7 @@ def open_dataset(name: str, options: dict, *, root=None, cache_dir=None):
 
 def git_commit(cwd: Path | None = None) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd or Path(__file__).parent,
+        out = subprocess.run(["git", "rev-parse", "HEAD"], check=False, cwd=cwd or Path(__file__).parent,
                              capture_output=True, text=True, timeout=5)
         commit = out.stdout.strip()
         return commit if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
@@ -127,8 +128,9 @@ class ModelCache:
             model.fit(self.dataset.train, ctx)
             seconds = time.perf_counter() - start
             if getattr(model, "trainable", True):
-                from .atomic import atomic_write_bytes
                 import io
+
+                from .atomic import atomic_write_bytes
 
                 buf = io.BytesIO()
                 torch.save(model.state_dict(), buf)
@@ -140,7 +142,6 @@ class ModelCache:
 def run_cell(cell: Cell, store: ResultsStore, *, data_root=None, device: str = "cpu",
              command: str = "", progress: Callable[[str], None] | None = None) -> dict:
     """Fit, score, evaluate and profile one cell; write and return its record."""
-    from .metrics import evaluate
     from .metrics.region import regions_from_maps
     from .profile import profile_models
 
@@ -166,9 +167,9 @@ def run_cell(cell: Cell, store: ResultsStore, *, data_root=None, device: str = "
         record["train_seconds"] = train_seconds
 
         say(f"{cell_id}: score {len(dataset.test)} test videos")
-        scores, regions, tracks = {}, {}, []
+        scores, regions = {}, {}
         start = time.perf_counter()
-        for vi, video in enumerate(dataset.test):
+        for video in dataset.test:
             result = as_scores(model.score(video), len(video), f"model {cell.model} on video {video.id}")
             scores[video.id] = result.frame
             if result.regions is not None:
@@ -186,7 +187,7 @@ def run_cell(cell: Cell, store: ResultsStore, *, data_root=None, device: str = "
                                                            if k != "videos"})[0]
     except CellBusy:
         raise
-    except Exception as exc:  # one failing cell must not sink the grid
+    except Exception as exc:  # noqa: BLE001 - one failing cell must not sink the grid
         record.update(status="failed", error=one_line(exc))
         if not isinstance(exc, VadbenchError):
             record["traceback"] = traceback.format_exc(limit=8)
@@ -224,16 +225,6 @@ def evaluate_scores(dataset, scores: dict, regions: dict, *, seed: int = 0) -> d
 def one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
-
-
-class LocalExecutor:
-    """Runs cells one after another in this process."""
-
-    name = "local"
-
-    def map(self, fn: Callable[[Cell], dict], cells: Iterable[Cell]) -> Iterator[dict]:
-        for cell in cells:
-            yield fn(cell)
 
 
 def run_grid(cells: list[Cell], store: ResultsStore, *, executor=None, data_root=None,

@@ -7,8 +7,9 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from ..errors import VadbenchError
 
