@@ -40,6 +40,7 @@ class Entry:
     description: str = ""
     defaults: dict = field(default_factory=dict)
     plugin: str = ""
+    quick: dict = field(default_factory=dict)
 
 
 class Registry:
@@ -51,11 +52,13 @@ class Registry:
         self.current_plugin = ""
 
     def register(self, name: str, factory: Callable[..., Any], *, family: str = "",
-                 description: str = "", **defaults: Any) -> None:
+                 description: str = "", quick: dict | None = None, **defaults: Any) -> None:
         """Register ``factory`` under ``name``; ``defaults`` are passed to it on creation.
 
-        Names are lower case (letters, digits, ``-_.``) so that they are safe as
-        file names in the results store.
+        ``quick`` is the configuration (overriding ``defaults``) that trains in
+        seconds on a tiny dataset: the contract tests and ``vadbench run --quick``
+        use it. Names are lower case (letters, digits, ``-_.``) so that they are
+        safe as file names in the results store.
         """
         if not _NAME.match(name):
             raise PluginError(f"{self.current_plugin or 'plugin'}: {self.kind} name {name!r} "
@@ -64,7 +67,8 @@ class Registry:
             raise PluginError(f"{self.kind} {name!r} registered twice "
                               f"(by {self._entries[name].plugin or '?'} and {self.current_plugin or '?'})")
         doc = description or (getattr(factory, "__doc__", "") or "").strip().split("\n")[0]
-        self._entries[name] = Entry(name, factory, family, doc, dict(defaults), self.current_plugin)
+        self._entries[name] = Entry(name, factory, family, doc, dict(defaults), self.current_plugin,
+                                    dict(quick or {}))
 
     def list(self, pattern: str = "*") -> list[str]:
         """Registered names matching the fnmatch ``pattern``, sorted."""

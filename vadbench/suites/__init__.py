@@ -47,7 +47,10 @@ def suite_cells(suite: dict, *, quick: bool = False, seeds=None):
     seeds = seeds or (suite["seeds"][:1] if quick else suite["seeds"])
     for m in suite["models"]:
         config = dict(m.get("config", {}))
-        if quick:
+        if quick:  # the plugin's registered quick configuration, then the suite's own
+            from ..plugins import model_registry
+
+            config.update(model_registry().entry(m["name"]).quick)
             config.update(m.get("quick", {}))
         model_seeds = [seeds[0]] if not m.get("trained", True) else seeds
         for seed in model_seeds:
