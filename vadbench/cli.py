@@ -8,6 +8,7 @@
     vadbench eval --results DIR            (recompute every metric from stored scores)
     vadbench leaderboard --results DIR [--dataset D] [--out DIR] [--latex]
     vadbench pareto --results DIR --dataset D [--x fps_e2e] [--y micro_auc] [--out DIR]
+    vadbench new-plugin NAME [--out DIR]
 
 Errors in the input (a missing folder, a corrupt frame, an unknown model) are
 printed as one line naming the file or name at fault; exit status 2.
@@ -227,6 +228,14 @@ def cmd_profile(args) -> int:
     return 0
 
 
+def cmd_new_plugin(args) -> int:
+    from vadbench.scaffold import new_plugin
+
+    out = new_plugin(args.name, args.out or args.name)
+    print(f"wrote {out}: pip install -e {out} && vadbench list models {args.name}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vadbench", description="Video anomaly detection benchmark suite.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -298,6 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="leaderboards")
     s.add_argument("--literature", help="overlay published points from this CSV")
     s.set_defaults(func=cmd_pareto)
+
+    s = sub.add_parser("new-plugin", help="scaffold a competitor package (entry point, model, contract test)")
+    s.add_argument("name")
+    s.add_argument("--out", help="folder to write (default: ./NAME)")
+    s.set_defaults(func=cmd_new_plugin)
     return p
 
 
