@@ -137,3 +137,11 @@ def test_bad_input_is_one_line_naming_the_path(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(missing) in err[0]
     assert os.path.exists(tmp_path) and not missing.exists()
+
+
+def test_curves_figure_from_stored_scores(tmp_path, suite_file):
+    assert _run(tmp_path, suite_file) == 0
+    out = tmp_path / "curves"
+    assert main(["curves", "--results", str(tmp_path / "res"), "--dataset", "synthetic",
+                 "--models", "motion-diff,motion-flow", "--videos", "01,02", "--out", str(out)]) == 0
+    assert out.with_suffix(".png").stat().st_size > 0 and out.with_suffix(".svg").stat().st_size > 0

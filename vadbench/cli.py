@@ -8,6 +8,7 @@
     vadbench eval --results DIR            (recompute every metric from stored scores)
     vadbench leaderboard --results DIR [--dataset D] [--out DIR] [--latex]
     vadbench pareto --results DIR --dataset D [--x fps_e2e] [--y micro_auc] [--out DIR]
+    vadbench curves --results DIR --dataset D --models A,B [--videos 01,04] --out PATH
     vadbench new-plugin NAME [--out DIR]
 
 Errors in the input (a missing folder, a corrupt frame, an unknown model) are
@@ -22,6 +23,8 @@ import shlex
 import sys
 import time
 from pathlib import Path
+
+from vadbench.errors import VadbenchError
 
 DEFAULT_RESULTS = "vadbench-results"
 
@@ -228,6 +231,32 @@ def cmd_profile(args) -> int:
     return 0
 
 
+def cmd_curves(args) -> int:
+    """Per-video score curves of several models from the results store (first seed of each)."""
+    from vadbench.report import plot_video_curves
+    from vadbench.results import ResultsStore
+    from vadbench.runner import open_dataset
+
+    store = ResultsStore(args.results)
+    records = sorted(store.records(dataset=args.dataset, status="ok"), key=lambda r: r["seed"])
+    series, dataset = {}, None
+    for name in _csv(args.models):
+        record = next((r for r in records if r["model"]["name"] == name), None)
+        if record is None:
+            raise VadbenchError(f"{store.root}: no finished {name} cell on {args.dataset}")
+        series[name] = store.load_scores(record)
+        if dataset is None:
+            ds = record["dataset"]
+            root = None if ds["name"] == "synthetic" else ds.get("root")
+            dataset = open_dataset(ds["name"], ds.get("options") or {}, root=root, cache_dir=store.root / "cache")
+    labels = {v.id: v.labels for v in dataset.test}
+    videos = _csv(args.videos) if args.videos else None
+    for p in plot_video_curves(series, labels, Path(args.out), videos=videos, sigma=dataset.conventions.get("sigma"),
+                               title=f"{args.dataset}: per-frame scores ({', '.join(series)})"):
+        print(p)
+    return 0
+
+
 def cmd_new_plugin(args) -> int:
     from vadbench.scaffold import new_plugin
 
@@ -308,6 +337,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--literature", help="overlay published points from this CSV")
     s.set_defaults(func=cmd_pareto)
 
+    s = sub.add_parser("curves", help="per-video score curves with the ground truth shaded")
+    s.add_argument("--results", default=DEFAULT_RESULTS)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--models", required=True, help="comma-separated model names")
+    s.add_argument("--videos", help="comma-separated video ids (default: all)")
+    s.add_argument("--out", required=True, help="output path without extension")
+    s.set_defaults(func=cmd_curves)
+
     s = sub.add_parser("new-plugin", help="scaffold a competitor package (entry point, model, contract test)")
     s.add_argument("name")
     s.add_argument("--out", help="folder to write (default: ./NAME)")
@@ -316,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vadbench.errors import VadbenchError
+
 
     args = build_parser().parse_args(argv)
     try:

@@ -1,0 +1,75 @@
+"""Per-video figures: score against frame, ground truth shaded, optional alert thresholds.
+
+Scores of different models live on different scales; each model's curve is
+min-max scaled over the whole test split for display only (the scaling is
+monotone per model, so it changes nothing about ranking), and a threshold is
+scaled with the same map.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_write_bytes
+
+
+def _spans(labels: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of 1 in ``labels`` as (first, last) frame pairs.
+
+    >>> _spans(np.array([0, 1, 1, 0, 1]))
+    [(1, 2), (4, 4)]
+    """
+    padded = np.concatenate([[0], np.asarray(labels, int), [0]])
+    edges = np.flatnonzero(np.diff(padded))
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def plot_video_curves(series: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[str, np.ndarray],
+                      out_base: str | Path, *, videos: Sequence[str] | None = None, title: str = "",
+                      thresholds: Mapping[str, float] | None = None, sigma: float | None = None) -> list[Path]:
+    """Draw one panel per video with every model's curve; write ``out_base``.png and .svg.
+
+    ``series`` maps model -> video id -> per-frame scores; ``labels`` maps video id
+    -> frame labels. ``sigma`` smooths the curves as the metric does.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.ndimage import gaussian_filter1d
+
+    videos = list(videos or sorted(labels))
+    fig, axes = plt.subplots(len(videos), 1, figsize=(10, 1.9 * len(videos) + 0.6), squeeze=False)
+    for model, per_video in series.items():
+        smooth = {v: (gaussian_filter1d(np.asarray(s, float), sigma) if sigma else np.asarray(s, float))
+                  for v, s in per_video.items()}
+        lo = min(float(s.min()) for s in smooth.values())
+        hi = max(float(s.max()) for s in smooth.values())
+        scale = (hi - lo) or 1.0
+        for ax, vid in zip(axes[:, 0], videos, strict=True):
+            line, = ax.plot((smooth[vid] - lo) / scale, lw=1.2, label=model)
+            if thresholds and model in thresholds:
+                ax.axhline((thresholds[model] - lo) / scale, color=line.get_color(), ls="--", lw=0.8)
+    for ax, vid in zip(axes[:, 0], videos, strict=True):
+        for a, b in _spans(labels[vid]):
+            ax.axvspan(a - 0.5, b + 0.5, color="#f4a6a6", alpha=0.35, lw=0)
+        ax.set_xlim(0, len(labels[vid]) - 1)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_ylabel(f"video {vid}")
+    axes[0, 0].legend(loc="upper left", fontsize=8, ncol=min(4, len(series)))
+    axes[-1, 0].set_xlabel("frame (ground-truth anomalous frames shaded; scores min-max scaled per model)")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    paths = []
+    for ext in ("png", "svg"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, dpi=130)
+        path = Path(f"{out_base}.{ext}")
+        atomic_write_bytes(path, buf.getvalue())
+        paths.append(path)
+    plt.close(fig)
+    return paths
