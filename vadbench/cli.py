@@ -9,6 +9,7 @@
     vadbench leaderboard --results DIR [--dataset D] [--out DIR] [--latex]
     vadbench pareto --results DIR --dataset D [--x fps_e2e] [--y micro_auc] [--out DIR]
     vadbench curves --results DIR --dataset D --models A,B [--videos 01,04] --out PATH
+    vadbench watch SOURCE --model NAME [--dataset D --data-root PATH] [--false-alarm-rate 0.01]
     vadbench new-plugin NAME [--out DIR]
 
 Errors in the input (a missing folder, a corrupt frame, an unknown model) are
@@ -257,6 +258,23 @@ def cmd_curves(args) -> int:
     return 0
 
 
+def cmd_watch(args) -> int:
+    """Fit (or reload) a model on a dataset's training videos, calibrate its threshold there, score SOURCE."""
+    from vadbench.results import ResultsStore
+    from vadbench.runner import ModelCache, open_dataset, resolve_root
+    from vadbench.watch import calibrate_threshold, watch
+
+    store = ResultsStore(args.results)
+    dataset = open_dataset(args.dataset, {}, root=resolve_root(args.dataset, args.data_root),
+                           cache_dir=store.root / "cache")
+    model, _ = ModelCache(store, dataset, args.seed, args.device, progress=_say).get(args.model)
+    threshold = calibrate_threshold(model, dataset.train, args.false_alarm_rate)
+    _say(f"threshold {threshold:.6g}: {args.false_alarm_rate:.2%} of {dataset.name} training frames exceed it")
+    out = watch(model, args.source, args.out, threshold=threshold, chunk=args.chunk, progress=_say)
+    print(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in out.items()}, indent=1))
+    return 0
+
+
 def cmd_new_plugin(args) -> int:
     from vadbench.scaffold import new_plugin
 
@@ -344,6 +362,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--videos", help="comma-separated video ids (default: all)")
     s.add_argument("--out", required=True, help="output path without extension")
     s.set_defaults(func=cmd_curves)
+
+    s = sub.add_parser("watch", help="score a video file, frame folder, camera or stream with a fitted model")
+    s.add_argument("source", help="video file, frame folder, camera index (0) or rtsp:// address")
+    s.add_argument("--model", required=True)
+    s.add_argument("--dataset", default="synthetic", help="the model is fitted on this dataset's training videos")
+    s.add_argument("--data-root")
+    s.add_argument("--results", default=DEFAULT_RESULTS, help="where fitted models are cached")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--false-alarm-rate", type=float, default=0.01,
+                   help="share of normal training frames allowed above the alert threshold")
+    s.add_argument("--chunk", type=int, default=64)
+    s.add_argument("--out", default="vadbench-watch")
+    s.set_defaults(func=cmd_watch)
 
     s = sub.add_parser("new-plugin", help="scaffold a competitor package (entry point, model, contract test)")
     s.add_argument("name")
