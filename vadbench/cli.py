@@ -10,6 +10,7 @@
     vadbench pareto --results DIR --dataset D [--x fps_e2e] [--y micro_auc] [--out DIR]
     vadbench curves --results DIR --dataset D --models A,B [--videos 01,04] --out PATH
     vadbench watch SOURCE --model NAME [--dataset D --data-root PATH] [--false-alarm-rate 0.01]
+    vadbench export MODEL --format onnx [--dataset D --data-root PATH] [--out FILE]
     vadbench new-plugin NAME [--out DIR]
 
 Errors in the input (a missing folder, a corrupt frame, an unknown model) are
@@ -221,6 +222,13 @@ def cmd_profile(args) -> int:
             "root": resolve_root(args.dataset, args.data_root)}
         videos = list(vadbench.create_dataset(args.dataset, **options).test)[: args.videos]
     models = [vadbench.create_model(name) for name in args.models]
+    if args.onnx:  # time the ONNX Runtime hot path beside torch (untrained weights: speed only)
+        from vadbench.export import export_onnx, onnx_twin
+
+        out_dir = Path(args.onnx)
+        for model in list(models):
+            export_onnx(model, out_dir / f"{model.name}.onnx")
+            models.append(onnx_twin(model, out_dir / f"{model.name}.onnx"))
     results = profile_models(models, batch_sizes=tuple(int(b) for b in _csv(args.batch_sizes)),
                              rounds=args.rounds, warmup=args.warmup, videos=videos,
                              reference=args.reference, device=args.device, progress=_say)
@@ -260,18 +268,34 @@ def cmd_curves(args) -> int:
 
 def cmd_watch(args) -> int:
     """Fit (or reload) a model on a dataset's training videos, calibrate its threshold there, score SOURCE."""
-    from vadbench.results import ResultsStore
-    from vadbench.runner import ModelCache, open_dataset, resolve_root
     from vadbench.watch import calibrate_threshold, watch
 
-    store = ResultsStore(args.results)
-    dataset = open_dataset(args.dataset, {}, root=resolve_root(args.dataset, args.data_root),
-                           cache_dir=store.root / "cache")
-    model, _ = ModelCache(store, dataset, args.seed, args.device, progress=_say).get(args.model)
+    model, dataset = _fitted(args, args.model)
     threshold = calibrate_threshold(model, dataset.train, args.false_alarm_rate)
     _say(f"threshold {threshold:.6g}: {args.false_alarm_rate:.2%} of {dataset.name} training frames exceed it")
     out = watch(model, args.source, args.out, threshold=threshold, chunk=args.chunk, progress=_say)
     print(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in out.items()}, indent=1))
+    return 0
+
+
+def _fitted(args, name: str):
+    """A model fitted (or reloaded from the cache) on the training videos of ``args.dataset``."""
+    from vadbench.results import ResultsStore
+    from vadbench.runner import ModelCache, open_dataset, resolve_root
+
+    store = ResultsStore(args.results)
+    dataset = open_dataset(args.dataset, {}, root=resolve_root(args.dataset, args.data_root),
+                           cache_dir=store.root / "cache")
+    return ModelCache(store, dataset, args.seed, args.device, progress=_say).get(name)[0], dataset
+
+
+def cmd_export(args) -> int:
+    from vadbench.export import export_onnx
+
+    model, _ = _fitted(args, args.model)
+    out = Path(args.out or f"{args.model}.onnx")
+    check = export_onnx(model, out)
+    print(f"wrote {out}: ONNX Runtime matches torch within {check['max_abs_error']:.2e} on sample input")
     return 0
 
 
@@ -333,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--reference", help="report speed ratios to this model")
     s.add_argument("--device", default="cpu")
     s.add_argument("--json", help="also write the records to this JSON file")
+    s.add_argument("--onnx", metavar="DIR", help="also time each model's ONNX Runtime export (written to DIR)")
     s.set_defaults(func=cmd_profile)
 
     s = sub.add_parser("eval", help="recompute metrics from stored per-frame scores and compare")
@@ -376,6 +401,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--chunk", type=int, default=64)
     s.add_argument("--out", default="vadbench-watch")
     s.set_defaults(func=cmd_watch)
+
+    s = sub.add_parser("export", help="export a fitted model's hot path to ONNX, checked against torch")
+    s.add_argument("model")
+    s.add_argument("--format", choices=["onnx"], default="onnx")
+    s.add_argument("--dataset", default="synthetic", help="the model is fitted on this dataset's training videos")
+    s.add_argument("--data-root")
+    s.add_argument("--results", default=DEFAULT_RESULTS)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--out", help="output file (default MODEL.onnx)")
+    s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("new-plugin", help="scaffold a competitor package (entry point, model, contract test)")
     s.add_argument("name")
