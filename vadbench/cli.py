@@ -214,14 +214,12 @@ def cmd_profile(args) -> int:
     import vadbench
     from vadbench.profile import format_profile_table, profile_models
 
-    videos = None
-    if args.dataset:
-        from vadbench.runner import resolve_root
-
-        options = {} if args.dataset == "synthetic" and not args.data_root else {
-            "root": resolve_root(args.dataset, args.data_root)}
-        videos = list(vadbench.create_dataset(args.dataset, **options).test)[: args.videos]
-    models = [vadbench.create_model(name) for name in args.models]
+    if args.dataset:  # fitted models (cached), timed end to end on the dataset's test videos
+        fitted = [_fitted(args, name) for name in args.models]
+        models = [model for model, _ in fitted]
+        videos = list(fitted[0][1].test)[: args.videos]
+    else:  # hot paths only, freshly built (models that need no fit to run, e.g. for GPU timing)
+        models, videos = [vadbench.create_model(name) for name in args.models], None
     if args.onnx:  # time the ONNX Runtime hot path beside torch (untrained weights: speed only)
         from vadbench.export import export_onnx, onnx_twin
 
@@ -348,8 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("profile", help="time models' hot paths and end-to-end scoring, interleaved")
     s.add_argument("models", nargs="+")
-    s.add_argument("--dataset", help="profile end-to-end on this dataset's test videos")
+    s.add_argument("--dataset", help="fit the models on this dataset and time them end to end on its test videos")
     s.add_argument("--data-root")
+    s.add_argument("--results", default=DEFAULT_RESULTS, help="where fitted models are cached")
+    s.add_argument("--seed", type=int, default=0)
     s.add_argument("--videos", type=int, default=2)
     s.add_argument("--batch-sizes", default="1,8,32")
     s.add_argument("--rounds", type=int, default=10)

@@ -3,7 +3,7 @@
 ``check_model(name, workdir)`` fits the model (in its registered ``quick``
 configuration) on a tiny synthetic dataset through the runner's model cache,
 checks its scores, profiles it, reloads it from its saved state, refits it with
-the same seed, and runs its hot path on a fresh, unfitted instance. vadbench's
+the same seed, and runs its hot path ``forward(example_input(b))``. vadbench's
 own tests run it on every installed model; ``vadbench new-plugin`` puts a test
 calling it into every scaffolded package.
 """
@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import create_model
 from .errors import PluginError
 from .model import FAMILIES, as_scores
 from .plugins import model_registry
@@ -50,13 +49,10 @@ def check_model(name: str, workdir: str | Path, dataset=None) -> dict:
 
     workdir = Path(workdir)
     dataset = dataset or tiny_dataset(workdir)
-    quick = model_registry().entry(name).quick
-
-    fresh = create_model(name, **quick)
-    if len(fresh.forward(fresh.example_input(2))) < 1:
-        raise PluginError(f"model {name}: forward(example_input(2)) returned nothing before fit")
 
     model = _fit(name, dataset, workdir / f"{name}-a")
+    if len(model.forward(model.example_input(2))) < 1:
+        raise PluginError(f"model {name}: forward(example_input(2)) returned nothing")
     if getattr(model, "family", "") not in FAMILIES:
         raise PluginError(f"model {name}: family {getattr(model, 'family', '')!r} is not one of {FAMILIES}")
     first = _scores(model, dataset)
