@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import types
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,27 @@ def ped2_root() -> Path:
 @pytest.fixture
 def labels_root() -> Path:
     return real_data("labels")
+
+
+@contextlib.contextmanager
+def extra_models(**factories):
+    """Register throw-away models (name -> class) for the duration of a test, as a plugin would."""
+    import vadbench
+    from vadbench.plugins import get_plugin_manager, model_registry
+
+    @vadbench.hookimpl
+    def vadbench_register_models(registry):
+        for name, factory in factories.items():
+            registry.register(name, factory, family="baseline")
+
+    pm = get_plugin_manager()
+    pm.register(types.SimpleNamespace(vadbench_register_models=vadbench_register_models), name="test-models")
+    model_registry.cache_clear()
+    try:
+        yield
+    finally:
+        pm.unregister(name="test-models")
+        model_registry.cache_clear()
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

@@ -8,15 +8,13 @@ and the finished record is untouched.
 
 from __future__ import annotations
 
-import types
-
 import cv2
 import numpy as np
 import pytest
+from conftest import extra_models
 
 import vadbench
 from vadbench.cli import main
-from vadbench.plugins import get_plugin_manager, model_registry
 from vadbench.results import ResultsStore
 
 H, W = 48, 64
@@ -140,19 +138,8 @@ class _Raises(_Base):
 
 @pytest.fixture
 def bad_plugins():
-    @vadbench.hookimpl
-    def vadbench_register_models(registry):
-        registry.register("bad-nan", _NaN, family="baseline")
-        registry.register("bad-short", _Short, family="baseline")
-        registry.register("bad-raises", _Raises, family="baseline")
-
-    plugin = types.SimpleNamespace(vadbench_register_models=vadbench_register_models)
-    pm = get_plugin_manager()
-    pm.register(plugin, name="bad-plugins")
-    model_registry.cache_clear()
-    yield
-    pm.unregister(name="bad-plugins")
-    model_registry.cache_clear()
+    with extra_models(**{"bad-nan": _NaN, "bad-short": _Short, "bad-raises": _Raises}):
+        yield
 
 
 @pytest.mark.parametrize(("model", "message"), [

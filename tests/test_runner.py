@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import extra_models
 
 import vadbench
 from vadbench.cli import main
-from vadbench.plugins import get_plugin_manager, model_registry
 from vadbench.results import ResultsStore
 
 SUITE = """
@@ -92,20 +91,8 @@ class _NaN(_Raises):
 
 @pytest.fixture
 def broken_plugins():
-    plugin = types.SimpleNamespace()
-
-    @vadbench.hookimpl
-    def vadbench_register_models(registry):
-        registry.register("broken-raises", _Raises, family="baseline")
-        registry.register("broken-nan", _NaN, family="baseline")
-
-    plugin.vadbench_register_models = vadbench_register_models
-    pm = get_plugin_manager()
-    pm.register(plugin, name="broken-test-plugin")
-    model_registry.cache_clear()
-    yield
-    pm.unregister(name="broken-test-plugin")
-    model_registry.cache_clear()
+    with extra_models(**{"broken-raises": _Raises, "broken-nan": _NaN}):
+        yield
 
 
 def test_failing_cells_are_recorded_and_the_grid_goes_on(tmp_path, broken_plugins, capsys):
