@@ -74,10 +74,17 @@ class OnnxHotPath:
         if threads:
             options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(path), options, providers=list(providers))
-        self.input = self.session.get_inputs()[0].name
+        graph_input = self.session.get_inputs()[0]
+        self.input = graph_input.name
+        # the graph's declared element type, e.g. "tensor(uint8)" for students fed raw frames
+        self.dtype = np.dtype(_ONNX_TYPES.get(graph_input.type, "float32"))
 
     def run(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input: np.ascontiguousarray(batch, dtype=np.float32)})[0]
+        return self.session.run(None, {self.input: np.ascontiguousarray(batch, dtype=self.dtype)})[0]
+
+
+_ONNX_TYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(float16)": "float16",
+               "tensor(uint8)": "uint8", "tensor(int8)": "int8", "tensor(int32)": "int32", "tensor(int64)": "int64"}
 
 
 def onnx_twin(model, path: str | Path):

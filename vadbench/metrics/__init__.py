@@ -10,7 +10,7 @@ all of them with the results.
 
 from .curves import average_precision, bootstrap_ci, equal_error_rate, partial_auc
 from .evaluate import evaluate
-from .frame import FrameAUC, frame_auc, frame_auc_details, prepare_scores
+from .frame import FrameAUC, frame_auc, frame_auc_details, minmax, prepare_scores
 from .region import box_iou, link_tracks, rbdc_tbdc, regions_from_maps, regions_from_masks
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "frame_auc",
     "frame_auc_details",
     "link_tracks",
+    "minmax",
     "partial_auc",
     "prepare_scores",
     "rbdc_tbdc",

@@ -131,10 +131,22 @@ def prepare_scores(scores, labels=None, *, sigma: float | None = None, normalize
         if sigma and a.size:
             a = gaussian_filter1d(a, float(sigma))
         if normalize == "minmax" and a.size:
-            lo, hi = a.min(), a.max()
-            a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+            a = minmax(a)
         out.append(a)
     return out, (None if labels is None else [b[k:] for b in y])
+
+
+def minmax(x) -> np.ndarray:
+    """``(x - min) / (max - min)`` of one video's scores; a constant video becomes zeros.
+
+    >>> minmax([2.0, 4.0, 3.0]).tolist()
+    [0.0, 1.0, 0.5]
+    >>> minmax([5.0, 5.0]).tolist()
+    [0.0, 0.0]
+    """
+    a = np.asarray(x, dtype=np.float64)
+    lo, hi = float(a.min()), float(a.max())
+    return (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
 
 
 def _tie_groups(scores: np.ndarray) -> tuple[np.ndarray, int]:

@@ -43,8 +43,8 @@ def suite_cells(suite: dict, *, quick: bool = False, seeds=None):
     """Expand a suite into runner cells (``quick`` uses each model's ``quick`` config and one seed)."""
     from ..runner import Cell
 
-    out = []
     seeds = seeds or (suite["seeds"][:1] if quick else suite["seeds"])
+    configs = []
     for m in suite["models"]:
         config = dict(m.get("config", {}))
         if quick:  # the plugin's registered quick configuration, then the suite's own
@@ -52,8 +52,13 @@ def suite_cells(suite: dict, *, quick: bool = False, seeds=None):
 
             config.update(model_registry().entry(m["name"]).quick)
             config.update(m.get("quick", {}))
-        model_seeds = [seeds[0]] if not m.get("trained", True) else seeds
-        for seed in model_seeds:
+        configs.append(config)
+    # seeds outer: a run stopped part-way leaves whole leaderboards (every model at the first seed)
+    out = []
+    for i, seed in enumerate(seeds):
+        for m, config in zip(suite["models"], configs):
+            if i and not m.get("trained", True):
+                continue
             out.append(Cell(model=m["name"], dataset=suite["dataset"], seed=seed, model_config=config,
                             dataset_options=dict(suite.get("dataset_options", {})),
                             profile=dict(suite.get("profile", {}))))

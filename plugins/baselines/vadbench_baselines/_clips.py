@@ -1,0 +1,171 @@
+"""What the learned frame-window baselines share: windows of grayscale frames, a training loop, scoring.
+
+A :class:`WindowModel` sees windows of ``window`` consecutive grayscale frames
+at ``size`` (values in [0, 1], shape ``(B, window, H, W)``) and turns each
+window into an error map of its *last* frame (reconstruction or prediction
+error). Frame ``t`` is scored by the window ``t - window + 1 .. t``; the first
+``window - 1`` frames of a video have no full window and take the first scored
+frame's value (``skip_first=window - 1`` in the metrics drops them exactly).
+
+Subclasses give ``build_net()``, ``loss(windows)`` and ``error_maps(windows)``.
+Training: Adam, learning rate decayed to 0 on a cosine over all steps, windows
+drawn in a random order per epoch from a generator seeded with ``ctx.seed``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vadbench import Model, Scores
+from vadbench.metrics import minmax
+
+
+class WindowModel(Model):
+    """Base of the window-based learned baselines (see the module docstring)."""
+
+    family = "baseline"
+    window = 5
+
+    def __init__(self, *, size=(192, 128), epochs: int = 10, batch_size: int = 8, lr: float = 1e-3,
+                 max_steps: int | None = None, score: str = "frame", block: int = 16, normalize: bool = True,
+                 map_cell: int = 8, score_batch: int = 32, threads: int | None = None, device: str = "cpu",
+                 **extra: Any):
+        size = (int(size[0]), int(size[1]))
+        if size[0] % 8 or size[1] % 8:
+            raise ValueError(f"size {size}: width and height must be multiples of 8")
+        if score not in ("frame", "block"):
+            raise ValueError(f"score must be 'frame' or 'block', not {score!r}")
+        super().__init__(size=list(size), epochs=epochs, batch_size=batch_size, lr=lr, max_steps=max_steps,
+                         score=score, block=block, normalize=normalize, map_cell=map_cell,
+                         score_batch=score_batch, threads=threads, device=device, **extra)
+        self.size, self.epochs, self.batch_size, self.lr, self.max_steps = size, epochs, batch_size, lr, max_steps
+        self.score_kind, self.block, self.normalize, self.map_cell = score, block, normalize, map_cell
+        self.score_batch, self.threads, self.device = score_batch, threads, torch.device(device)
+        self.history: list[float] = []
+        self.net = self.build_net().to(self.device).eval()
+
+    # -- to be given by subclasses ------------------------------------------
+    def build_net(self) -> torch.nn.Module:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def loss(self, windows: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def error_maps(self, windows: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        """Per-pixel error (B, H, W) of each window's last frame."""
+        raise NotImplementedError
+
+    def reduce(self, err: torch.Tensor) -> torch.Tensor:
+        """Frame score of error maps: mean squared error of the frame, or of its worst block."""
+        if self.score_kind == "block":
+            return F.avg_pool2d(err[:, None], self.block, ceil_mode=True).flatten(1).amax(1)
+        return err.flatten(1).mean(1)
+
+    def postprocess(self, raw: np.ndarray) -> np.ndarray:
+        """Per-video transformation of the raw frame scores (min-max by default)."""
+        return minmax(raw) if self.normalize else raw
+
+    # -- training -------------------------------------------------------------
+    def _read(self, video) -> np.ndarray:
+        return video.read(gray=True, size=self.size)
+
+    def fit(self, train, ctx) -> None:
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        seed = int(getattr(ctx, "seed", 0))
+        self.device = torch.device(getattr(ctx, "device", None) or self.device)
+        rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)
+        self.net = self.build_net().to(self.device)
+        videos = [self._read(v) for v in train]
+        k = self.window
+        clips = [(vi, t) for vi, f in enumerate(videos) for t in range(k - 1, len(f))]
+        if not clips:
+            raise ValueError(f"{self.name}: no training video has {k} frames")
+        total = self.epochs * math.ceil(len(clips) / self.batch_size)
+        if self.max_steps is not None:
+            total = min(total, int(self.max_steps))
+        opt = torch.optim.Adam(self.net.parameters(), lr=self.lr)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / max(total, 1))))
+        self.net.train()
+        self.history, step, start = [], 0, time.perf_counter()
+        on_epoch = (getattr(ctx, "extra", None) or {}).get("on_epoch")
+        while step < total:
+            order = rng.permutation(len(clips))
+            running, count = 0.0, 0
+            for b in range(0, len(order), self.batch_size):
+                if step >= total:
+                    break
+                batch = np.stack([videos[vi][t - k + 1:t + 1] for vi, t in (clips[i] for i in order[b:b + self.batch_size])])
+                x = torch.from_numpy(batch).to(self.device).float() / 255.0
+                loss = self.loss(x)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                running, count, step = running + float(loss.detach()), count + 1, step + 1
+            self.history.append(running / max(count, 1))
+            ctx.log(f"{self.name}: epoch {len(self.history)} loss {self.history[-1]:.5f} "
+                    f"step {step}/{total} {time.perf_counter() - start:.0f}s")
+            if on_epoch is not None:  # development hook (validation curves); the runner never sets it
+                self.net.eval()
+                on_epoch(self, len(self.history))
+                self.net.train()
+        self.net.eval()
+
+    # -- inference ------------------------------------------------------------
+    def example_input(self, batch_size: int = 1) -> torch.Tensor:
+        """Windows of ``window`` frames ending at the frames to score, (B, window, H, W) in [0, 1]."""
+        w, h = self.size
+        g = torch.Generator().manual_seed(0)
+        return torch.rand(batch_size, self.window, h, w, generator=g).to(self.device)
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        """The hot path: the raw (un-normalised) anomaly score of each window's last frame."""
+        with torch.inference_mode():
+            return self.reduce(self.error_maps(windows))
+
+    def score(self, video) -> Scores:
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        frames = self._read(video)
+        n, k = len(frames), self.window
+        if n < k:  # too short for one window: pad in front with the first frame
+            frames = np.concatenate([np.repeat(frames[:1], k - n, 0), frames])
+        x = torch.from_numpy(frames).to(self.device)
+        raw, maps = [], []
+        self.net.eval()
+        with torch.inference_mode():
+            for t0 in range(k - 1, len(frames), self.score_batch):
+                ts = range(t0, min(t0 + self.score_batch, len(frames)))
+                windows = torch.stack([x[t - k + 1:t + 1] for t in ts]).float() / 255.0
+                err = self.error_maps(windows)
+                raw.append(self.reduce(err).cpu())
+                maps.append(F.avg_pool2d(err[:, None], self.map_cell, ceil_mode=True)[:, 0].cpu())
+        s = torch.cat(raw).double().numpy()
+        m = torch.cat(maps).numpy()
+        pad = len(frames) - len(s)
+        s = np.concatenate([np.repeat(s[:1], pad), s])[-n:]
+        m = np.concatenate([np.repeat(m[:1], pad, 0), m])[-n:]
+        return Scores(frame=self.postprocess(s), maps=m.astype(np.float32))
+
+    # -- state ----------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state = {f"net.{k}": v.detach().cpu() for k, v in self.net.state_dict().items()}
+        state["history"] = [float(h) for h in self.history]
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.net.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("net.")})
+        self.net.to(self.device).eval()
+        self.history = [float(h) for h in state.get("history", [])]
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.net.parameters())

@@ -1,0 +1,665 @@
+"""The Fast-AED student as a vadbench model: fit (phase 1 + adversarial distillation), score, save/load.
+
+Training (``fit``)
+    1. The teachers are fetched through the run context (``ctx.get_model(name)``,
+       fitted on the same dataset and seed); their multi-scale maps of every
+       training clip are computed once and cached under ``ctx.cache_dir/fastaed``
+       (the key includes a fingerprint of the fitted teacher's state). The maps
+       of a training video come from a copy of the teacher fitted on the other
+       fold of videos (``targets="crossfit"``, see :meth:`FastAED.training_targets`);
+       the clips are the videos and their sped-up versions (every f-th frame,
+       ``speedups``), which show the teacher's reaction to faster motion.
+       Each teacher's maps are divided by one number computed on the training
+       videos (``normalize``: the mean of its training frame scores by default),
+       so that teachers with different units weigh alike, then ``log1p``-compressed
+       (monotone: every scale keeps the max-pooling relation 1x1 = max of 4x4 = max of 16x16).
+    2. Optional phase 1 (``pretrain_epochs > 0``): the encoder and attention
+       blocks, with a temporary decoder, learn to reconstruct the current frame
+       from the frame triplet (MSE).
+    3. Phase 2: for every teacher ``t``, ``MSE`` at every scale against ``t``'s
+       maps plus ``lam`` times the non-saturating adversarial loss of ``t``'s
+       discriminator ``D_t`` (``BCE(D_t(student maps), real)``). ``D_t`` is
+       updated on ``BCE(D_t(teacher maps), real) + BCE(D_t(student maps.detach()), fake)``:
+       the *student maps* are detached, so the fake term does train ``D_t``
+       (the authors' code detached ``D_t``'s output instead, which removes the
+       fake term's gradient: their discriminators only ever learned "real").
+       ``lam = 0`` is standard knowledge distillation (no discriminator).
+    The number of epochs is fixed by the configuration; nothing is selected on
+    the test set. Shuffling and initialisation use ``ctx.seed``, so a fit on the
+    CPU is repeatable.
+
+Scoring (``score``)
+    Frames are decoded once (reduced JPEG decode in a thread pool, overlapped
+    with inference), stacked as ``[t-k, t, t+k]`` (:func:`triplet_index`, the
+    same function as in training), and run in batches through a copy of the
+    network with BatchNorm folded into the convolutions, in channels-last
+    layout, under ``torch.inference_mode``. The frame score is fixed by the
+    configuration (``score``, chosen before any test label was seen):
+    ``"mean"`` (default) averages the 1x1 head and the maximum of the finest
+    map (both estimate the teacher's frame score, in normalised units);
+    ``"max"`` is the maximum of the finest map, ``"s"`` the 1x1 head alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from vadbench import Model, Scores
+
+from .frames import FrameReader, stack_input, triplet_index
+from .nets import FrameDecoder, InferenceNet, MapDiscriminator, StudentNet, fold_batchnorm, scale_key
+
+NET_KEYS = ("widths", "stem_kernel", "stem_stride", "reflect", "backbone", "out_indices", "backbone_kwargs",
+            "depth", "heads", "dim_head", "mlp_mult", "kv_stride", "proj_kernel", "head_hidden", "act", "fine_heads")
+
+
+INPUT_SCALE = 1.0 / 128.0
+
+
+def to_input(x: torch.Tensor) -> torch.Tensor:
+    """uint8 frames -> float training input ``x / 128``.
+
+    The authors used ``(x - 127) / 128``; without the shift, the scaling folds
+    exactly into the stem convolution of the inference network (zero padding
+    stays zero), and the BatchNorm after the stem absorbs the mean.
+    """
+    return x.float() * INPUT_SCALE
+
+
+def _log(ctx, message: str) -> None:
+    if ctx is not None and hasattr(ctx, "log"):
+        ctx.log(message)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=list))
+
+
+def state_fingerprint(state: Any) -> str:
+    """A short hash of a (nested) state dict: tensors, arrays and plain values."""
+    h = hashlib.sha1()
+
+    def visit(x):
+        if isinstance(x, dict):
+            for k in sorted(x, key=str):
+                h.update(str(k).encode())
+                visit(x[k])
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                visit(v)
+        elif isinstance(x, torch.Tensor):
+            h.update(x.detach().cpu().contiguous().numpy().tobytes())
+        elif isinstance(x, np.ndarray):
+            h.update(np.ascontiguousarray(x).tobytes())
+        else:
+            h.update(repr(x).encode())
+
+    visit(state)
+    return h.hexdigest()[:16]
+
+
+class FastAED(Model):
+    """Fast-AED student: frame triplets -> conv stem + conv-attention -> 1x1, 4x4, 16x16 maps, distilled from teachers.
+
+    Parameters (all JSON-able; the registered names in ``plugin.py`` set them)
+    ----------
+    size, color, offset
+        Input size (width, height), colour (9 channels) or grayscale (3), and k of ``[t-k, t, t+k]``.
+    widths ... fine_heads, scales
+        The network (:class:`~vadbench_fastaed.nets.StudentNet`); ``backbone`` names a timm model.
+    teachers, teacher_weights, teacher_config
+        Registered teacher names (fetched with ``ctx.get_model``), loss weights, config overrides.
+    targets, folds
+        ``"crossfit"`` (default) or ``"direct"`` teacher maps of the training videos, or a dict
+        teacher -> mode (``"*"``: the default).
+    speedups
+        Factors of the sped-up training clips (every f-th frame), scored by the teachers.
+    normalize, transform
+        Target units: divide by the teacher's mean (or max) training frame score, then ``log1p``.
+    lam, d_lr, d_steps
+        Adversarial weight (0: standard KD), discriminator learning rate and updates per step.
+    pretrain_epochs, pretrain_lr
+        Phase 1 (autoencoder pretraining of encoder + attention); 0 skips it.
+    epochs, batch_size, lr, weight_decay, opt, sched, warmup_epochs, decay_epochs, decay_rate
+        Phase 2 optimisation (timm ``create_optimizer_v2`` / ``create_scheduler_v2``).
+    train_stride, val_every
+        Use every n-th training frame; hold out every ``val_every``-th training video and report
+        fidelity to the teachers on it (``history["val_*"]``, development only; 0: off).
+    score
+        Frame score: ``"mean"`` of the 1x1 head and the max of the finest map, ``"max"``, ``"s"``.
+    infer_batch, decode_threads, infer_threads, fold_bn, channels_last
+        Inference: frames per forward, decoding threads, torch threads during ``score``.
+    quick
+        Fetch the teachers with their registered ``quick`` configurations (contract tests).
+    """
+
+    family = "student"
+    trainable = True
+
+    def __init__(self, size: Sequence[int] = (90, 60), color: bool = False, offset: int = 3,
+                 widths: Sequence[int] = (16, 32, 64), stem_kernel: int = 3, stem_stride: int = 1,
+                 reflect: bool = False, backbone: str | None = None, out_indices: Sequence[int] = (1, 2, 3),
+                 backbone_kwargs: dict | None = None, depth: int = 1, heads: int = 2, dim_head: int = 32,
+                 mlp_mult: int = 2, kv_stride: int = 2, proj_kernel: int = 3, head_hidden: int = 32,
+                 act: str = "linear", fine_heads: int = 0, scales: Sequence[int] = (1, 4, 16),
+                 teachers: Sequence[str] = ("teacher-attr",), teacher_weights: Sequence[float] | None = None,
+                 teacher_config: dict | None = None, targets: str | dict = "crossfit", folds: int = 2,
+                 speedups: Sequence[int] = (2, 3, 4),
+                 normalize: str = "mean", transform: str = "log1p",
+                 lam: float = 0.1, d_lr: float = 1e-4, d_steps: int = 1,
+                 pretrain_epochs: int = 0, pretrain_lr: float = 1e-3,
+                 epochs: int = 30, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4,
+                 opt: str = "adamw", sched: str = "cosine", warmup_epochs: int = 1, decay_epochs: int = 10,
+                 decay_rate: float = 0.5, train_stride: int = 1, val_every: int = 0,
+                 score: str = "mean", infer_batch: int = 128, decode_threads: int = 2, infer_threads: int | None = 1,
+                 fold_bn: bool = True, channels_last: bool = True, quick: bool = False):
+        config = dict(locals())
+        for k in ("self", "__class__"):
+            config.pop(k, None)
+        super().__init__(**_jsonable(config))
+        if score not in ("mean", "max", "s"):
+            raise ValueError(f"score must be 'mean', 'max' or 's', got {score!r}")
+        modes = targets.values() if isinstance(targets, dict) else [targets]
+        if any(m not in ("crossfit", "direct") for m in modes):
+            raise ValueError(f"targets must be 'crossfit' or 'direct' (or a dict teacher -> mode), got {targets!r}")
+        if transform not in ("log1p", "linear"):
+            raise ValueError(f"transform must be 'log1p' or 'linear', got {transform!r}")
+        if normalize not in ("mean", "max", "none"):
+            raise ValueError(f"normalize must be 'mean', 'max' or 'none', got {normalize!r}")
+        self.size = (int(size[0]), int(size[1]))
+        self.color, self.offset = bool(color), int(offset)
+        self.in_ch = 9 if self.color else 3
+        self.scales = tuple(sorted(int(s) for s in scales))
+        self.teachers = list(teachers)
+        self.teacher_weights = list(teacher_weights) if teacher_weights else [1.0] * len(self.teachers)
+        if len(self.teacher_weights) != len(self.teachers):
+            raise ValueError("teacher_weights must have one weight per teacher")
+        self.net = self._build_net(seed=0)
+        self.norm: dict[str, float] = {}
+        self.history: dict[str, list] = {}
+        self.train_seconds: float | None = None
+        self.reader = FrameReader(self.size, gray=not self.color, threads=decode_threads)
+        self._infer: nn.Module | None = None
+
+    # -- construction ------------------------------------------------------------------------
+    def _build_net(self, seed: int) -> StudentNet:
+        c = self.config
+        kw = {k: c[k] for k in NET_KEYS}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return StudentNet(in_ch=self.in_ch, scales=self.scales, **kw)
+
+    @property
+    def finest(self) -> str:
+        return scale_key(self.scales[-1])
+
+    def infer_net(self) -> nn.Module:
+        """The inference copy: eval mode, BatchNorm folded, channels-last (built once per weights)."""
+        if self._infer is None:
+            net = InferenceNet(self.net, INPUT_SCALE)
+            if self.config["fold_bn"]:
+                net = fold_batchnorm(net)
+            net.eval()
+            if self.config["channels_last"]:
+                net = net.to(memory_format=torch.channels_last)
+            for p in net.parameters():
+                p.requires_grad_(False)
+            self._infer = net
+        return self._infer
+
+    # -- the hot path --------------------------------------------------------------------------
+    def example_input(self, batch_size: int = 1) -> torch.Tensor:
+        """A batch of stacked uint8 frame triplets (B, 3 or 9, H, W) at the student's input size."""
+        g = torch.Generator().manual_seed(0)
+        w, h = self.size
+        return torch.randint(0, 256, (batch_size, self.in_ch, h, w), dtype=torch.uint8, generator=g)
+
+    def maps(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """All heads' outputs for a uint8 batch (B, C, H, W), with the inference network."""
+        if self.config["channels_last"]:
+            x = torch.empty(batch.shape, dtype=torch.float32, memory_format=torch.channels_last).copy_(batch)
+        else:
+            x = batch.float()
+        return self.infer_net()(x)
+
+    def frame_scores(self, out: dict[str, torch.Tensor]) -> torch.Tensor:
+        mode = self.config["score"]
+        has_s = "1x1" in out
+        has_map = any(k != "1x1" for k in out)
+        s = out["1x1"].reshape(-1) if has_s else None
+        m = out[self.finest].flatten(1).amax(1) if has_map else None
+        if s is None or (mode == "max" and m is not None):
+            return m
+        if m is None or mode == "s":
+            return s
+        return 0.5 * (s + m)
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """Frame scores (B,) of a uint8 batch of stacked frame triplets (B, C, H, W)."""
+        with torch.inference_mode():
+            return self.frame_scores(self.maps(batch))
+
+    def score(self, video) -> Scores:
+        """Decode, stack, run in batches (decoding overlapped), return frame scores and the finest maps."""
+        threads = torch.get_num_threads()
+        if self.config["infer_threads"]:
+            torch.set_num_threads(int(self.config["infer_threads"]))
+        try:
+            return self._score(video)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _score(self, video) -> Scores:
+        n = len(video)
+        buf, chunks = self.reader.stream(video)
+        bsz, k = int(self.config["infer_batch"]), self.offset
+        frame = np.empty(n, np.float32)
+        finest = self.scales[-1]
+        maps = np.empty((n, finest, finest), np.float32) if finest > 1 else None
+        ready, ci = 0, 0
+        with torch.inference_mode():
+            for start in range(0, n, bsz):
+                stop = min(n, start + bsz)
+                need = min(n, stop + k)
+                while ready < need:
+                    ready, fut = chunks[ci]
+                    fut.result()
+                    ci += 1
+                x = torch.from_numpy(stack_input(buf, triplet_index(n, k, np.arange(start, stop))))
+                out = self.maps(x)
+                frame[start:stop] = self.frame_scores(out).numpy()
+                if maps is not None:
+                    maps[start:stop] = out[self.finest].numpy()
+        for _, fut in chunks[ci:]:
+            fut.result()
+        return Scores(frame=frame.astype(np.float64), maps=maps)
+
+    # -- teachers ------------------------------------------------------------------------------
+    def _teacher(self, name: str, ctx):
+        if ctx is None or getattr(ctx, "get_model", None) is None:
+            raise RuntimeError(f"{self.name}: the run context gives no access to the teacher {name!r}")
+        cfg = dict((self.config.get("teacher_config") or {}).get(name, {}))
+        if self.config["quick"] and not cfg:
+            try:
+                from vadbench.plugins import model_registry
+
+                cfg = dict(model_registry().entry(name).quick)
+            except Exception:  # noqa: BLE001 - a stub context: no registry entry
+                cfg = {}
+        return ctx.get_model(name, **cfg) if cfg else ctx.get_model(name)
+
+    def _target_cache(self, ctx) -> Path | None:
+        root = getattr(ctx, "cache_dir", None)
+        return Path(root) / "fastaed" / "targets" if root else None
+
+    def _teacher_key(self, name: str, teacher, ctx) -> str | None:
+        """Fingerprint of a fitted teacher (its name, config, state, dataset and seed), or None."""
+        if self._target_cache(ctx) is None or not hasattr(teacher, "state_dict"):
+            return None
+        try:
+            return state_fingerprint({"name": name, "config": getattr(teacher, "config", {}),
+                                      "state": teacher.state_dict(), "dataset": getattr(ctx, "dataset", ""),
+                                      "seed": getattr(ctx, "seed", 0)})
+        except Exception:  # noqa: BLE001 - an unhashable teacher: no disk cache
+            return None
+
+    def _map_path(self, ctx, name: str, key: str | None, video) -> Path | None:
+        if key is None or str(video.path).startswith("<"):
+            return None
+        vkey = hashlib.sha1(f"{key}|{video.path}|{video.id}|{len(video)}|{self.scales}".encode()).hexdigest()[:20]
+        return self._target_cache(ctx) / f"{name}-{vkey}.npz"
+
+    def teacher_maps(self, name: str, teacher, videos, ctx, key: str | None = None,
+                     ) -> list[dict[str, np.ndarray]]:
+        """The teacher's maps (float32, at the student's scales) of each video, cached on disk under ``key``."""
+        key = key if key is not None else self._teacher_key(name, teacher, ctx)
+        out = []
+        for v in videos:
+            path = self._map_path(ctx, name, key, v)
+            if path is not None and path.exists():
+                with np.load(path) as z:
+                    out.append({k: z[k] for k in z.files})
+                continue
+            raw = teacher.multiscale_maps(v)
+            maps = {scale_key(n): self._at_scale(raw, n, len(v)) for n in self.scales}
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(path.stem + ".tmp.npz")
+                np.savez(tmp, **maps)
+                tmp.replace(path)
+            out.append(maps)
+        return out
+
+    def training_targets(self, name: str, teacher, train, items: list[tuple[int, int, Any]], ctx,
+                         ) -> list[dict[str, np.ndarray]]:
+        """The teacher's maps of the training clips ``items`` (source video index, speed-up, video).
+
+        ``targets="direct"``: the fitted teacher's maps of its own training videos.
+        ``targets="crossfit"`` (default): each clip is scored by a copy of the
+        teacher fitted on the *other* folds of training videos (video ``i`` is in
+        fold ``i % folds``), so that the targets are what the teacher says of
+        videos it has not seen, which is the situation of every test video. A
+        memory-based teacher (nearest neighbours) scores its own training
+        objects 0, which would leave the student nothing to learn. The copies
+        are built with the teacher's own configuration and the run's seed;
+        their maps are cached on disk.
+        """
+        videos = list(train)
+        folds = min(int(self.config["folds"]), len(videos))
+        if self.target_mode(name) == "direct" or folds < 2:
+            return self.teacher_maps(name, teacher, [v for _, _, v in items], ctx)
+        from vadbench.data.video import Split
+        from vadbench.seeding import seed_everything
+
+        base = self._teacher_key(name, teacher, ctx)
+        out: list[dict[str, np.ndarray] | None] = [None] * len(items)
+        for f in range(folds):
+            held = [j for j, (i, _, _) in enumerate(items) if i % folds == f]
+            rest = [i for i in range(len(videos)) if i % folds != f]
+            key = None if base is None else f"{base}|crossfit{folds}/{f}"
+            paths = [self._map_path(ctx, name, key, items[j][2]) for j in held]
+            if all(p is not None and p.exists() for p in paths):
+                copy = None
+            else:
+                copy = self._teacher_copy(name, teacher)
+                seed_everything(int(getattr(ctx, "seed", 0) or 0))
+                part = Split(getattr(train, "dataset", ""), "train", [videos[i] for i in rest],
+                             getattr(train, "root", None))
+                t0 = time.perf_counter()
+                copy.fit(part, ctx)
+                _log(ctx, f"{self.name}: teacher {name} fold {f + 1}/{folds} fitted on {len(rest)} videos "
+                          f"({time.perf_counter() - t0:.1f} s)")
+            for j, maps in zip(held, self.teacher_maps(name, copy, [items[j][2] for j in held], ctx, key=key)):
+                out[j] = maps
+        return out  # type: ignore[return-value]
+
+    def target_mode(self, teacher: str) -> str:
+        """``crossfit`` or ``direct`` for this teacher (``targets`` may map names, ``"*"`` the default)."""
+        t = self.config["targets"]
+        if isinstance(t, dict):
+            return t.get(teacher, t.get("*", "crossfit"))
+        return t
+
+    @staticmethod
+    def sped_up(video, factor: int):
+        """The clip of every ``factor``-th frame of ``video`` (its objects move ``factor`` times faster)."""
+        from vadbench.data import FrameSource, Video
+
+        files = getattr(video.source, "files", None)
+        if files:
+            source = FrameSource(video.source.path, files=list(files[::factor]))
+        else:
+            source = FrameSource.from_array(video.read()[::factor])
+        return Video(f"{video.id}@x{factor}", source, meta={"speedup": factor, "of": video.id})
+
+    @staticmethod
+    def _teacher_copy(name: str, teacher):
+        config = dict(getattr(teacher, "config", {}) or {})
+        try:
+            import vadbench
+
+            copy = vadbench.create_model(name, **config)
+            if type(copy) is type(teacher):
+                return copy
+        except Exception:  # noqa: BLE001 - not registered (a stub): build from its class
+            pass
+        copy = type(teacher)(**config)
+        copy.name = name
+        return copy
+
+    @staticmethod
+    def _at_scale(raw: dict, n: int, frames: int) -> np.ndarray:
+        key = scale_key(n)
+        if key in raw:
+            a = np.asarray(raw[key], np.float32)
+        else:  # derive from the finest map the teacher has, by adaptive max-pooling
+            finest = max(raw, key=lambda s: int(s.split("x")[0]))
+            src = torch.from_numpy(np.asarray(raw[finest], np.float32))[:, None]
+            a = F.adaptive_max_pool2d(src, n)[:, 0].numpy()
+        a = a.reshape(frames, n, n)
+        if not np.isfinite(a).all():
+            raise ValueError(f"teacher maps at {key} hold non-finite values")
+        return a
+
+    # -- training ------------------------------------------------------------------------------
+    def fit(self, train, ctx) -> None:
+        t_start = time.perf_counter()
+        c = self.config
+        seed = int(getattr(ctx, "seed", 0) or 0)
+        say = lambda message: _log(ctx, message)  # noqa: E731
+        videos = list(train)
+        # frames of every training video (the same reader as scoring), decoded once
+        frames = [self.reader.read(v) for v in videos]
+        # the training clips: every video as it is, and sped up by each factor (every f-th frame)
+        items = [(i, 1, v) for i, v in enumerate(videos)]
+        items += [(i, int(f), self.sped_up(v, int(f))) for f in c["speedups"] if int(f) > 1
+                  for i, v in enumerate(videos) if len(v) > int(f)]
+        # teachers' targets, one normaliser per teacher (from the unmodified videos)
+        targets: list[dict[str, np.ndarray]] = []  # per teacher: scale -> (N, n, n)
+        self.norm = {}
+        for name in self.teachers:
+            teacher = self._teacher(name, ctx)
+            per_item = self.training_targets(name, teacher, train, items, ctx)
+            plain = {k: np.concatenate([m[k] for m, it in zip(per_item, items) if it[1] == 1]) for k in per_item[0]}
+            self.norm[name] = self._norm_value(plain)
+            targets.append({k: self.transform(np.concatenate([m[k] for m in per_item]), name) for k in per_item[0]})
+            say(f"{self.name}: teacher {name}: normaliser {self.norm[name]:.4g}")
+        t_targets = time.perf_counter() - t_start
+        # samples: triplet indices into the concatenated frames of the videos (a sped-up clip's
+        # frame j is frame j*f of its video; its triplet is [j-k, j, j+k] in clip frames)
+        allf = np.concatenate(frames)
+        offsets = np.cumsum([0] + [len(f) for f in frames])
+        stride = max(1, int(c["train_stride"]))
+        idx3, keep, val, base = [], [], [], 0
+        every = int(c["val_every"])
+        for i, f, v in items:
+            n = len(v)
+            idx3.append(triplet_index(n, self.offset) * f + offsets[i])
+            if every > 1 and i % every == every - 1:  # a held-out training video (label-free check)
+                val.append(base + np.arange(n))
+            else:
+                keep.append(base + np.arange(0, n, stride))
+            base += n
+        idx3, keep = np.concatenate(idx3), np.concatenate(keep)
+        val = np.concatenate(val) if val else np.zeros(0, np.int64)
+        self.net = self._build_net(seed)
+        self._infer = None
+        self.history = {"pretrain_loss": [], "kd_loss": [], "adv_loss": [], "d_loss": [], "epoch_seconds": []}
+        g = torch.Generator().manual_seed(seed)
+        if c["pretrain_epochs"] > 0:
+            plain_rows = keep[keep < sum(len(v) for _, f, v in items if f == 1)]
+            self._pretrain(allf, idx3[plain_rows], g, say)
+        self._distill(allf, idx3[keep], [{k: torch.from_numpy(v[keep]) for k, v in t.items()} for t in targets],
+                      g, seed, say)
+        if len(val):
+            self.history.update(self.validate(allf, idx3[val], [{k: v[val] for k, v in t.items()} for t in targets]))
+            say(f"{self.name}: held-out training videos: " + ", ".join(
+                f"{k} {v[0]:.4f}" for k, v in self.history.items() if k.startswith("val_")))
+        self.net.eval()
+        self._infer = None
+        self.train_seconds = time.perf_counter() - t_start
+        self.history["targets_seconds"] = [t_targets]
+        say(f"{self.name}: trained in {self.train_seconds:.1f} s on {len(keep)} samples "
+            f"({len(videos)} videos, speed-ups {list(c['speedups'])})")
+
+    def validate(self, allf, idx3, targets: list[dict[str, np.ndarray]]) -> dict[str, list[float]]:
+        """Fidelity to the teachers on held-out training clips (no test video, no label).
+
+        ``val_mse``: the distillation MSE; ``val_spearman``: rank correlation of
+        the student's frame score with the mean of the teachers' frame scores
+        (the maximum of their finest maps, in training units).
+        """
+        from scipy.stats import spearmanr
+
+        self._infer = None
+        preds: dict[str, list[np.ndarray]] = {}
+        frame = []
+        with torch.inference_mode():
+            for s in range(0, len(idx3), 256):
+                x = torch.from_numpy(stack_input(allf, idx3[s:s + 256]))
+                out = self.maps(x)
+                frame.append(self.frame_scores(out).numpy())
+                for k, v in out.items():
+                    preds.setdefault(k, []).append(v.numpy())
+        pred = {k: np.concatenate(v) for k, v in preds.items()}
+        mse = float(np.mean([np.mean([np.mean((pred[k] - t[k]) ** 2) for k in pred]) for t in targets]))
+        teacher_frame = np.mean([t[self.finest].reshape(len(idx3), -1).max(1) for t in targets], 0)
+        rho = float(spearmanr(np.concatenate(frame), teacher_frame)[0])
+        self._infer = None
+        return {"val_mse": [mse], "val_spearman": [rho], "val_samples": [float(len(idx3))]}
+
+    def transform(self, maps: np.ndarray, teacher: str) -> np.ndarray:
+        """A teacher's maps in the units the student learns: ``log1p(maps / normaliser)`` by default.
+
+        Dividing by one number per teacher (from its training maps) puts every
+        teacher on the same footing; ``log1p`` (monotone, so rankings and the
+        max-pooling relation between scales are kept) compresses the long tail
+        of scores on sped-up clips, which would otherwise dominate the MSE.
+        """
+        y = np.asarray(maps, np.float32) / np.float32(self.norm[teacher])
+        return np.log1p(np.maximum(y, 0.0)) if self.config["transform"] == "log1p" else y
+
+    def _norm_value(self, cat: dict[str, np.ndarray]) -> float:
+        mode = self.config["normalize"]
+        frame = cat["1x1"].reshape(-1) if "1x1" in cat else cat[self.finest].reshape(len(cat[self.finest]), -1).max(1)
+        if mode == "none":
+            return 1.0
+        value = float(frame.max() if mode == "max" else frame.mean())
+        return value if value > 1e-12 else 1.0
+
+    def _batches(self, n: int, g: torch.Generator):
+        bs = int(self.config["batch_size"])
+        perm = torch.randperm(n, generator=g).numpy()
+        for s in range(0, n, bs):
+            b = perm[s:s + bs]
+            if len(b) >= 2 or n < 2:  # BatchNorm needs two samples
+                yield b
+
+    def _input(self, allf: np.ndarray, idx3: np.ndarray) -> torch.Tensor:
+        return to_input(torch.from_numpy(stack_input(allf, idx3)))
+
+    def _pretrain(self, allf, idx3, g, say) -> None:
+        c = self.config
+        net = self.net
+        dec = FrameDecoder(net.encoder.channels[:-1] + [net.dim], 3 if self.color else 1)
+        params = list(net.encoder.parameters()) + list(net.blocks.parameters()) + list(dec.parameters())
+        opt = torch.optim.Adam(params, lr=c["pretrain_lr"], weight_decay=5e-6)
+        net.train()
+        dec.train()
+        centre = slice(3, 6) if self.color else slice(1, 2)
+        for epoch in range(int(c["pretrain_epochs"])):
+            total, count, t0 = 0.0, 0, time.perf_counter()
+            for b in self._batches(len(idx3), g):
+                x = self._input(allf, idx3[b])
+                feats, z = net.features(x)
+                sizes = [tuple(f.shape[-2:]) for f in feats]
+                rec = dec(z, sizes)
+                target = F.adaptive_avg_pool2d(x[:, centre], rec.shape[-2:])
+                loss = F.mse_loss(rec, target)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(b)
+                count += len(b)
+            self.history["pretrain_loss"].append(total / max(count, 1))
+            say(f"{self.name}: phase 1 epoch {epoch + 1}: reconstruction MSE {total / max(count, 1):.4f} "
+                f"({time.perf_counter() - t0:.1f} s)")
+
+    def _distill(self, allf, idx3, targets: list[dict[str, torch.Tensor]], g, seed, say) -> None:
+        from timm.optim import create_optimizer_v2
+        from timm.scheduler import create_scheduler_v2
+
+        c = self.config
+        net = self.net
+        lam = float(c["lam"])
+        epochs = int(c["epochs"])
+        opt = create_optimizer_v2(net, opt=c["opt"], lr=c["lr"], weight_decay=c["weight_decay"])
+        sched, _ = create_scheduler_v2(opt, sched=c["sched"], num_epochs=epochs,
+                                       warmup_epochs=min(int(c["warmup_epochs"]), max(epochs - 1, 0)),
+                                       warmup_lr=c["lr"] * 0.1, min_lr=c["lr"] * 0.01,
+                                       decay_epochs=c["decay_epochs"], decay_rate=c["decay_rate"])
+        discs, dopts = [], []
+        if lam > 0:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed + 1)
+                for _ in self.teachers:
+                    d = MapDiscriminator(self.scales)
+                    discs.append(d)
+                    dopts.append(torch.optim.Adam(d.parameters(), lr=c["d_lr"], weight_decay=5e-6))
+        bce = F.binary_cross_entropy_with_logits
+        weights = self.teacher_weights
+        for epoch in range(epochs):
+            net.train()
+            sums = {"kd": 0.0, "adv": 0.0, "d": 0.0}
+            count, t0 = 0, time.perf_counter()
+            for b in self._batches(len(idx3), g):
+                x = self._input(allf, idx3[b])
+                bt = torch.from_numpy(b)
+                tgt = [{k: v[bt] for k, v in t.items()} for t in targets]
+                out = net(x)
+                kd = sum(w * sum(F.mse_loss(out[k], t[k]) for k in out) for w, t in zip(weights, tgt))
+                loss = kd
+                if lam > 0:
+                    fake = {k: v.detach() for k, v in out.items()}  # student maps detached for D
+                    dl_total = 0.0
+                    for d, dopt, t in zip(discs, dopts, tgt):
+                        for _ in range(int(c["d_steps"])):
+                            real_logit, fake_logit = d(t), d(fake)
+                            dl = bce(real_logit, torch.ones_like(real_logit)) + \
+                                bce(fake_logit, torch.zeros_like(fake_logit))
+                            dopt.zero_grad(set_to_none=True)
+                            dl.backward()
+                            dopt.step()
+                        dl_total += float(dl.detach())
+                    adv = 0.0
+                    for d in discs:
+                        for p in d.parameters():
+                            p.requires_grad_(False)
+                        logit = d(out)
+                        adv = adv + bce(logit, torch.ones_like(logit))  # non-saturating generator loss
+                        for p in d.parameters():
+                            p.requires_grad_(True)
+                    loss = kd + lam * adv
+                    sums["adv"] += float(adv.detach()) * len(b)
+                    sums["d"] += dl_total * len(b)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sums["kd"] += float(kd.detach()) * len(b)
+                count += len(b)
+            sched.step(epoch + 1)
+            secs = time.perf_counter() - t0
+            for key, name in (("kd", "kd_loss"), ("adv", "adv_loss"), ("d", "d_loss")):
+                self.history[name].append(sums[key] / max(count, 1))
+            self.history["epoch_seconds"].append(secs)
+            say(f"{self.name}: epoch {epoch + 1}/{epochs}: KD {self.history['kd_loss'][-1]:.4f} "
+                f"adv {self.history['adv_loss'][-1]:.4f} D {self.history['d_loss'][-1]:.4f} ({secs:.1f} s)")
+
+    # -- persistence ---------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"config": _jsonable(self.config), "net": {k: v.detach().clone() for k, v in self.net.state_dict().items()},
+                "norm": {k: float(v) for k, v in self.norm.items()},
+                "history": {k: [float(x) for x in v] for k, v in self.history.items()},
+                "train_seconds": float(self.train_seconds) if self.train_seconds is not None else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.net = self._build_net(0)
+        self.net.load_state_dict(state["net"])
+        self.net.eval()
+        self.norm = dict(state.get("norm", {}))
+        self.history = {k: list(v) for k, v in (state.get("history") or {}).items()}
+        self.train_seconds = state.get("train_seconds")
+        self._infer = None
+
+
+__all__ = ["FastAED", "to_input", "state_fingerprint"]

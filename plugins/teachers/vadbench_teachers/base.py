@@ -1,0 +1,357 @@
+"""What every object-centric teacher shares: objects per frame, scores per object, maps per frame.
+
+A teacher is :class:`ObjectTeacher` plus three methods of its own:
+
+``describe(frames, boxes, masks)``
+    Per-object inputs (features, crops) of the boxes found in ``frames``.
+``fit_objects(objects, ctx)``
+    Learn from the training videos' objects.
+``score_objects(objects)``
+    One non-negative anomaly score per object (normalised with statistics of the
+    training videos only, so that a typical training object scores about 1).
+
+The shared part runs the detector, keeps the per-video objects cached on disk,
+turns object scores into frame scores (the maximum object score, 0 for a frame
+with no object), region predictions ``(frame, x0, y0, x1, y1, score)`` and
+anomaly maps (max-painted boxes, adaptive max-pooled to ``scales``).
+
+All work happens at the detector's processing size (width at most
+``max_width``); boxes are scaled back to the video's resolution for regions and
+maps. Frames before ``t - context`` are needed to describe frame ``t``; a
+video's first frames borrow a mirrored context (frames ``context, ..., 1``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from vadbench import Model, Scores
+
+from .detector import BackgroundDetector, DetectorConfig, scale_boxes
+from .maps import DEFAULT_SCALES, box_maps, scale_key
+
+Objects = dict  # name -> array with one row per object; always "frame" (N,) and "box" (N, 4)
+
+
+def with_context(frames: np.ndarray, k: int) -> np.ndarray:
+    """``frames`` (T, ...) preceded by ``k`` mirrored frames (``k, ..., 1``), edge-padded if too short.
+
+    >>> with_context(np.arange(5), 2).tolist()
+    [2, 1, 0, 1, 2, 3, 4]
+    >>> with_context(np.arange(2), 3).tolist()
+    [1, 1, 1, 0, 1]
+    """
+    if k <= 0:
+        return frames
+    n = len(frames)
+    idx = np.arange(k, 0, -1).clip(0, n - 1)
+    return np.concatenate([frames[idx], frames])
+
+
+PER_VIDEO = ("shape", "native")  # keys of an Objects dict that are not per object
+
+
+def smooth_along_tracks(frame: np.ndarray, boxes: np.ndarray, scores: np.ndarray, window: int,
+                        min_iou: float = 0.3) -> np.ndarray:
+    """Object scores replaced by their running median (``window`` frames, centred) along IoU tracks.
+
+    A flow glitch that makes one object score high in a single frame is voted
+    down by the same object's neighbouring frames; a cyclist stays high.
+
+    >>> f = np.array([0, 1, 2, 3, 4]); b = np.tile([[0, 0, 9, 9]], (5, 1))
+    >>> smooth_along_tracks(f, b, np.array([1.0, 1.0, 9.0, 1.0, 1.0]), 3).tolist()
+    [1.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    from scipy.ndimage import median_filter
+
+    from .tracker import IoUTracker
+
+    scores = np.asarray(scores, np.float64)
+    if window <= 1 or not len(scores):
+        return scores
+    frame = np.asarray(frame)
+    order = np.argsort(frame, kind="stable")
+    n = int(frame.max()) + 1
+    starts = np.searchsorted(frame[order], np.arange(n + 1))
+    per_frame = [order[starts[t]:starts[t + 1]] for t in range(n)]
+    ids = IoUTracker(min_iou=min_iou).track([boxes[i] for i in per_frame])
+    track = np.empty(len(scores), np.int64)
+    for idx, tid in zip(per_frame, ids):
+        track[idx] = tid
+    out = scores.copy()
+    by_track = np.argsort(track * (n + 1) + frame, kind="stable")
+    tstarts = np.flatnonzero(np.r_[True, np.diff(track[by_track]) != 0, True])
+    for a, b in itertools.pairwise(tstarts):
+        idx = by_track[a:b]
+        if len(idx) > 1:
+            out[idx] = median_filter(scores[idx], size=min(window, len(idx) | 1), mode="nearest")
+    return out
+
+
+def concat_objects(parts: list[Objects]) -> Objects:
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k not in PER_VIDEO}
+    out.update({k: parts[0][k] for k in PER_VIDEO if k in parts[0]})
+    return out
+
+
+def to_tensor(a) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+
+def to_numpy(t) -> np.ndarray:
+    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+
+
+class ObjectTeacher(Model):
+    """Base class: detector, object cache, frame scores, regions and multi-scale maps."""
+
+    family = "teacher"
+    context = 1  # frames needed before the scored one
+
+    def __init__(self, scales=DEFAULT_SCALES, detector: dict | None = None, chunk: int = 32,
+                 train_stride: int = 1, track_window: int = 5, seed: int = 0, **config: Any):
+        super().__init__(scales=list(scales), detector=dict(detector or {}), chunk=chunk,
+                         train_stride=train_stride, track_window=track_window, seed=seed, **config)
+        self.track_window = int(track_window)
+        self.scales = tuple(int(s) for s in scales)
+        self.detector = BackgroundDetector(**(detector or {}))
+        self.chunk = chunk
+        self.train_stride = train_stride
+        self.seed = seed
+        self.frame_shape: tuple[int, int] | None = None  # (H, W) of the training videos
+        self._bg: np.ndarray | None = None  # background of the video being scored
+        self._cache_dir: Path | None = None
+        self._maps: dict[str, dict[str, np.ndarray]] = {}
+        self.fit_seconds: float | None = None
+
+    # -- to be provided by each teacher --------------------------------------------------
+    def describe(self, frames: np.ndarray, boxes: list[np.ndarray], masks: np.ndarray) -> Objects:
+        """Per-object inputs; ``frames`` (k+B, h, w) uint8 at processing size, ``boxes``/``masks`` of the last B."""
+        raise NotImplementedError
+
+    def fit_objects(self, objects: list[Objects], ctx) -> None:
+        raise NotImplementedError
+
+    def score_objects(self, objects: Objects) -> np.ndarray:
+        raise NotImplementedError
+
+    def feature_config(self) -> dict:
+        """The settings ``describe`` depends on (part of the cache key)."""
+        return {}
+
+    def model_state(self) -> dict:
+        return {}
+
+    def load_model_state(self, state: dict) -> None:
+        return None
+
+    # -- objects -----------------------------------------------------------------------------
+    def _proc(self, frames: np.ndarray) -> np.ndarray:
+        frames = np.asarray(frames)
+        if frames.ndim == 4:  # colour: take the gray levels
+            frames = np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames])
+        pw, ph = self.detector.proc_size(frames.shape[1:3])
+        if (frames.shape[2], frames.shape[1]) == (pw, ph):
+            return frames
+        return np.stack([cv2.resize(f, (pw, ph), interpolation=cv2.INTER_AREA) for f in frames])
+
+    def objects_of_chunk(self, frames: np.ndarray, background: np.ndarray | None = None) -> Objects:
+        """Objects of the last ``len(frames) - context`` frames of a processing-size chunk."""
+        k = self.context
+        bg = background if background is not None else (self._bg if self._bg is not None
+                                                        else self.detector.background)
+        if bg is None or bg.shape != tuple(self.detector.proc_size(frames.shape[1:3]))[::-1]:
+            bg = self.detector.estimate_background(frames)  # unfitted, or another resolution
+        boxes, masks = self.detect_proc(frames[k:], bg)
+        objs = self.describe(frames, boxes, masks)
+        objs["frame"] = np.concatenate([np.full(len(b), t, np.int64) for t, b in enumerate(boxes)] +
+                                       [np.zeros(0, np.int64)])
+        objs["box"] = np.concatenate([b.reshape(-1, 4) for b in boxes] + [np.zeros((0, 4), np.int64)])
+        objs["shape"] = np.array(frames.shape[1:3], np.int64)
+        return objs
+
+    def detect_proc(self, frames: np.ndarray, background: np.ndarray):
+        return self.detector.detect_proc(frames, background)
+
+    def _key(self, video) -> str:
+        det = self.detector.state_dict()
+        h = hashlib.sha1()
+        h.update(json.dumps({"cls": type(self).__name__, "features": self.feature_config(),
+                             "detector": det["config"], "context": self.context,
+                             "video": str(video.path), "id": str(video.id), "n": len(video)},
+                            sort_keys=True, default=str).encode())
+        for s in self.detector.scenes:
+            h.update(np.round(s).astype(np.int16).tobytes())
+        return h.hexdigest()[:20]
+
+    def video_objects(self, video, frames: np.ndarray | None = None, stride: int = 1,
+                      use_cache: bool = True) -> Objects:
+        """Objects of every ``stride``-th frame of ``video``.
+
+        With ``use_cache`` they are read from (or written to) the disk cache when a
+        cache folder is known (from ``fit``'s run context); ``use_cache=False``
+        always detects and describes afresh (and refreshes the cache).
+        """
+        path = None
+        if self._cache_dir is not None and not str(video.path).startswith("<"):
+            path = self._cache_dir / f"{type(self).__name__}-{self._key(video)}-s{stride}.npz"
+            if use_cache and path.exists():
+                with np.load(path) as z:
+                    return {k: z[k] for k in z.files}
+        if frames is None:
+            frames = video.read(gray=True)
+        proc = self._proc(frames)
+        bg = self.detector.background_for(proc)
+        ctxf = with_context(proc, self.context)
+        parts = []
+        keep = np.arange(0, len(proc), stride)
+        for start in range(0, len(keep), self.chunk):
+            idx = keep[start:start + self.chunk]
+            if stride == 1:
+                chunk = ctxf[idx[0]:idx[-1] + 1 + self.context]
+                objs = self.objects_of_chunk(chunk, bg)
+                objs["frame"] = objs["frame"] + idx[0]
+            else:  # one short clip per kept frame
+                sub = []
+                for t in idx:
+                    o = self.objects_of_chunk(ctxf[t:t + 1 + self.context], bg)
+                    o["frame"] = o["frame"] + t
+                    sub.append(o)
+                objs = concat_objects(sub)
+            parts.append(objs)
+        objs = concat_objects(parts)
+        objs["shape"] = np.array(proc.shape[1:3], np.int64)
+        objs["native"] = np.array(np.asarray(frames).shape[1:3], np.int64)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, **objs)
+            tmp.replace(path)
+        return objs
+
+    # -- the contract -------------------------------------------------------------------------
+    def fit(self, train, ctx) -> None:
+        t0 = time.perf_counter()
+        self._cache_dir = Path(ctx.cache_dir) / "teachers" if getattr(ctx, "cache_dir", None) else None
+        torch.manual_seed(self.seed)
+        self._maps.clear()
+        # pass 1: one median background per training video -> the scenes
+        bgs = []
+        for v in train:
+            idx = set(np.unique(np.linspace(0, len(v) - 1, min(len(v), self.detector.cfg.bg_samples))
+                                .round().astype(int)).tolist())
+            frames = np.stack([f for i, f in enumerate(v.frames(gray=True)) if i in idx])
+            if self.frame_shape is None:
+                self.frame_shape = tuple(int(x) for x in frames.shape[1:3])
+            bgs.append(self.detector.estimate_background(self._proc(frames)))
+        self.detector.fit_backgrounds(bgs)
+        # pass 2: the training objects
+        objects = []
+        for i, v in enumerate(train):
+            o = self.video_objects(v, stride=self.train_stride)
+            o["video"] = np.full(len(o["frame"]), i, np.int64)
+            objects.append(o)
+            if ctx is not None:
+                ctx.log(f"{self.name}: {v.id}: {len(o['frame'])} objects")
+        self.fit_objects(objects, ctx)
+        self.fit_seconds = time.perf_counter() - t0
+
+    def score(self, video) -> Scores:
+        """Frame scores, 16x16 maps and scored boxes of ``video``: detection and description run afresh
+        every call (so that timing ``score`` times the detector too); the maps are kept for
+        :meth:`multiscale_maps`."""
+        return self._scores_of(video, self.video_objects(video, use_cache=False))
+
+    def _scores_of(self, video, objs: Objects) -> Scores:
+        key = str(video.path) + "#" + str(video.id)
+        n = len(video)
+        s = self.object_scores(objs)
+        frame = np.zeros(n)
+        np.maximum.at(frame, objs["frame"], s)
+        H, W = (int(x) for x in objs["native"])
+        ph, pw = (int(x) for x in objs["shape"])
+        boxes = scale_boxes(objs["box"], (pw, ph), (W, H))
+        per_frame_boxes = [boxes[objs["frame"] == t] for t in range(n)]
+        per_frame_scores = [s[objs["frame"] == t] for t in range(n)]
+        maps = {scale_key(k): box_maps(per_frame_boxes, per_frame_scores, (H, W), k) for k in self.scales}
+        regions = np.concatenate([objs["frame"][:, None].astype(np.float64), boxes.astype(np.float64),
+                                  s[:, None]], 1) if len(s) else np.zeros((0, 6))
+        largest = scale_key(max(self.scales))
+        self._maps[key] = maps
+        return Scores(frame=frame, maps=maps[largest], regions=regions)
+
+    def object_scores(self, objs: Objects) -> np.ndarray:
+        """Non-negative scores of the objects of one video or chunk, smoothed along tracks."""
+        if not len(objs["frame"]) or not self.fitted:
+            return np.zeros(len(objs["frame"]))
+        s = np.maximum(np.asarray(self.score_objects(objs), np.float64), 0.0)
+        return smooth_along_tracks(objs["frame"], objs["box"], s, self.track_window)
+
+    @property
+    def fitted(self) -> bool:
+        return bool(self.detector.scenes)
+
+    def multiscale_maps(self, video) -> dict[str, np.ndarray]:
+        """``{"1x1": (T, 1, 1), "4x4": (T, 4, 4), "16x16": (T, 16, 16)}`` float32 (cached per video).
+
+        Kept in memory per video (path and id) and built from the disk-cached
+        objects when a cache folder is known: the student asks for the maps of
+        every training and test video, each is computed once.
+        """
+        key = str(video.path) + "#" + str(video.id)
+        if key not in self._maps:
+            self._scores_of(video, self.video_objects(video))
+        return self._maps[key]
+
+    def example_input(self, batch_size: int = 1) -> np.ndarray:
+        """``batch_size + context`` consecutive uint8 frames: the scene with a few walking blobs."""
+        h, w = self.frame_shape or (240, 360)
+        rng = np.random.default_rng(0)
+        if self.detector.background is not None:
+            bg = cv2.resize(self.detector.background, (w, h)).astype(np.float32)
+        else:
+            bg = np.full((h, w), 120, np.float32)
+        frames = np.repeat(bg[None], batch_size + self.context, 0)
+        bh, bw = max(4, h // 12), max(3, w // 40)
+        for j in range(4):
+            x, y = rng.integers(0, w - bw - 8 * len(frames) // 4 - 1), rng.integers(0, h - bh)
+            for t in range(len(frames)):
+                xx = min(w - bw, x + 2 * t)
+                frames[t, y:y + bh, xx:xx + bw] = 30 + 50 * j
+        frames += rng.normal(0, 2, frames.shape)
+        return frames.clip(0, 255).astype(np.uint8)
+
+    def forward(self, batch) -> np.ndarray:
+        """Per-frame scores (B,) of ``batch`` (B + context, H, W) uint8 consecutive frames: detection included."""
+        proc = self._proc(to_numpy(batch))
+        objs = self.objects_of_chunk(proc)
+        n = len(proc) - self.context
+        out = np.zeros(n)
+        if len(objs["frame"]):
+            np.maximum.at(out, objs["frame"], self.object_scores(objs))
+        return out
+
+    def state_dict(self) -> dict:
+        return {"config": json.loads(json.dumps(self.config, default=list)),
+                "frame_shape": list(self.frame_shape) if self.frame_shape else [],
+                "detector": self.detector.state_dict(),
+                "model": self.model_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.detector.load_state_dict(state["detector"])
+        fs = state.get("frame_shape") or []
+        self.frame_shape = tuple(int(x) for x in fs) if len(fs) else None
+        self.load_model_state(state["model"])
+        self._maps.clear()
+
+
+__all__ = ["DetectorConfig", "ObjectTeacher", "Objects", "to_numpy", "to_tensor", "with_context"]

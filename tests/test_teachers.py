@@ -1,0 +1,226 @@
+"""The object-centric teachers (plugins/teachers) on small synthetic arrays: detector, maps, teachers, state."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+teachers = pytest.importorskip("vadbench_teachers")
+
+from vadbench_teachers.ae import AutoencoderTeacher
+from vadbench_teachers.attr import AttributeTeacher
+from vadbench_teachers.base import smooth_along_tracks, with_context
+from vadbench_teachers.detector import BackgroundDetector, box_iou, merge_boxes
+from vadbench_teachers.maps import box_maps, pool_maps, rasterize
+from vadbench_teachers.tracker import IoUTracker
+
+from vadbench import RunContext
+from vadbench.data.frames import FrameSource
+from vadbench.data.video import Split, Video
+
+H, W = 60, 96
+
+
+def scene(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A static textured background with mild sensor noise, (n, H, W) float."""
+    base = 110 + 25 * np.sin(np.arange(W) / 7.0)[None] * np.cos(np.arange(H) / 11.0)[:, None]
+    return base[None] + rng.normal(0, 1.5, (n, H, W))
+
+
+def walkers(seed: int, n: int = 40, speeds=(1.0, -1.0, 1.0), fast: float | None = None,
+            fast_from: int = 0) -> np.ndarray:
+    """Dark 5x10 'walkers' crossing the scene at about 1 px/frame; optionally a bright fast 8x8 mover."""
+    rng = np.random.default_rng(seed)
+    frames = scene(rng, n)
+    rows = [12, 28, 44]
+    starts = rng.uniform(10, W - 20, len(speeds))
+    for t in range(n):
+        for r, s, x0 in zip(rows, speeds, starts):
+            x = round((x0 + s * t) % (W - 6))
+            frames[t, r:r + 10, x:x + 5] = 40
+        if fast is not None and t >= fast_from:
+            x = round((4 + fast * (t - fast_from)) % (W - 9))
+            frames[t, 4:12, x:x + 8] = 230
+    return frames.clip(0, 255).astype(np.uint8)
+
+
+def video(name: str, frames: np.ndarray) -> Video:
+    return Video(name, FrameSource.from_array(frames, path=f"<array {name}>"))
+
+
+def train_split(n_videos: int = 3) -> Split:
+    return Split("toy", "train", [video(f"t{i}", walkers(i)) for i in range(n_videos)])
+
+
+# -- detector -------------------------------------------------------------------------------
+def test_detector_finds_a_moving_square_and_nothing_in_a_static_scene():
+    rng = np.random.default_rng(0)
+    frames = scene(rng, 30)
+    for t in range(30):
+        frames[t, 20:32, 5 + 2 * t:17 + 2 * t] = 220
+    frames = frames.clip(0, 255).astype(np.uint8)
+    det = BackgroundDetector()
+    boxes = det.detect_video(frames)
+    for t in (5, 15, 25):
+        assert len(boxes[t]) == 1
+        truth = np.array([[5 + 2 * t, 20, 16 + 2 * t, 31]])
+        assert box_iou(boxes[t], truth)[0, 0] > 0.6
+    static = scene(rng, 20).clip(0, 255).astype(np.uint8)
+    assert sum(len(b) for b in det.detect_video(static)) == 0
+
+
+def test_detector_fitted_background_and_state_round_trip():
+    train = [walkers(i) for i in range(2)]
+    det = BackgroundDetector().fit(train)
+    assert len(det.scenes) == 1 and det.background.shape == (H, W)
+    other = BackgroundDetector()
+    other.load_state_dict(det.state_dict())
+    frames = walkers(5)
+    a, b = det.detect_video(frames), other.detect_video(frames)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert np.mean([len(x) for x in a]) >= 2.5  # the three walkers
+
+
+def test_merge_boxes_joins_fragments_not_neighbours():
+    assert merge_boxes(np.array([[0, 0, 9, 19], [1, 21, 8, 25]]), gap=2).tolist() == [[0, 0, 9, 25]]
+    apart = np.array([[0, 0, 9, 19], [12, 0, 21, 19]])
+    assert merge_boxes(apart, gap=2).tolist() == apart.tolist()
+
+
+def test_tracker_and_track_smoothing():
+    boxes = [np.array([[0 + t, 0, 9 + t, 9], [40, 40, 49, 49]]) for t in range(5)]
+    ids = IoUTracker().track(boxes)
+    assert [i.tolist() for i in ids] == [[0, 1]] * 5
+    frame = np.repeat(np.arange(5), 2)
+    flat = np.concatenate(boxes)
+    scores = np.where(np.arange(10) == 4, 9.0, 1.0)  # a one-frame spike on track 0
+    assert smooth_along_tracks(frame, flat, scores, 3).max() == 1.0
+    assert with_context(np.arange(4), 2).tolist() == [2, 1, 0, 1, 2, 3]
+
+
+# -- maps -----------------------------------------------------------------------------------------
+def test_rasterize_max_paints_boxes_and_zero_elsewhere():
+    m = rasterize(np.array([[1, 1, 3, 2], [2, 2, 5, 4]]), np.array([0.5, 2.0]), 6, 8)
+    assert m.shape == (6, 8)
+    assert m[1, 1] == 0.5 and m[2, 3] == 2.0 and m[4, 5] == 2.0  # max on overlap, inclusive edges
+    assert m[0].sum() == 0 and m[5].sum() == 0 and m[:, 6:].sum() == 0
+    assert (m > 0).sum() == 3 * 2 + 4 * 3 - 2  # union of the two boxes
+
+
+def test_pooling_by_hand_and_box_maps_agree_with_rasterized_pooling():
+    m = np.zeros((1, 8, 8), np.float32)
+    m[0, 0, 0], m[0, 7, 7], m[0, 3, 4] = 1.0, 3.0, 2.0
+    p = pool_maps(m, (1, 2, 4))
+    assert p["1x1"][0].tolist() == [[3.0]]
+    assert p["2x2"][0].tolist() == [[1.0, 2.0], [0.0, 3.0]]
+    assert p["4x4"][0, 1, 2] == 2.0 and p["4x4"][0, 3, 3] == 3.0 and p["4x4"].sum() == 6.0
+    rng = np.random.default_rng(1)
+    for h, w in [(240, 360), (37, 53)]:
+        boxes, scores = [], []
+        for _ in range(4):
+            n = rng.integers(0, 5)
+            x0, y0 = rng.integers(0, w, n), rng.integers(0, h, n)
+            b = np.stack([x0, y0, np.minimum(x0 + rng.integers(0, 40, n), w - 1),
+                          np.minimum(y0 + rng.integers(0, 40, n), h - 1)], 1)
+            boxes.append(b)
+            scores.append(rng.uniform(0.1, 5, n))
+        full = np.stack([rasterize(b, s, h, w) for b, s in zip(boxes, scores)])
+        ref = pool_maps(full, (1, 4, 16))
+        for k in (1, 4, 16):
+            assert np.allclose(box_maps(boxes, scores, (h, w), k), ref[f"{k}x{k}"])
+
+
+# -- teachers -------------------------------------------------------------------------------------------
+QUICK = {
+    AttributeTeacher: {},
+    AutoencoderTeacher: {"epochs": 8, "train_stride": 1, "batch_size": 32, "lr": 3e-3},
+}
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    torch.set_num_threads(1)
+    out = {}
+    train = train_split()
+    for cls, cfg in QUICK.items():
+        model = cls(**cfg)
+        model.name = cls.__name__
+        model.fit(train, RunContext(cache_dir=tmp_path_factory.mktemp(cls.__name__)))
+        out[cls] = model
+    return out
+
+
+@pytest.mark.parametrize("cls", list(QUICK), ids=lambda c: c.__name__)
+def test_teacher_scores_a_fast_object_above_normal_walkers(fitted, cls):
+    model = fitted[cls]
+    test = video("fast", walkers(99, n=40, fast=6.0, fast_from=20))
+    s = model.score(test)
+    assert s.frame.shape == (40,) and np.isfinite(s.frame).all() and (s.frame >= 0).all()
+    normal, anomalous = s.frame[2:20], s.frame[22:]
+    assert np.median(anomalous) > normal.max(), (normal.round(2), anomalous.round(2))
+    # the fast mover's own box carries the highest score of its frames
+    reg = s.regions
+    assert reg.shape[1] == 6
+    late = reg[reg[:, 0] >= 22]
+    top = late[np.argsort(-late[:, 5])][: len(np.unique(late[:, 0]))]
+    assert np.mean(top[:, 2] <= 12) > 0.7  # y_min of the fast mover (rows 4..11)
+
+
+@pytest.mark.parametrize("cls", list(QUICK), ids=lambda c: c.__name__)
+def test_maps_regions_and_hot_path(fitted, cls):
+    model = fitted[cls]
+    v = video("plain", walkers(7, n=24))
+    s = model.score(v)
+    maps = model.multiscale_maps(v)
+    assert set(maps) == {"1x1", "4x4", "16x16"}
+    assert maps["16x16"].shape == (24, 16, 16) and maps["16x16"].dtype == np.float32
+    assert np.array_equal(s.maps, maps["16x16"])
+    assert np.allclose(maps["1x1"][:, 0, 0], s.frame)  # frame score = max object score = max of the map
+    assert np.allclose(maps["4x4"].max((1, 2)), s.frame)
+    empty = model.score(video("empty", scene(np.random.default_rng(3), 12).clip(0, 255).astype(np.uint8)))
+    assert (empty.frame == 0).all() and len(empty.regions) == 0
+    batch = model.example_input(4)
+    assert batch.dtype == np.uint8 and len(batch) == 4 + model.context
+    out = model.forward(batch)
+    assert out.shape == (4,) and np.isfinite(out).all()
+    # forward on a video's own frames, with that video's background, finds its objects
+    frames = v.read(gray=True)
+    model._bg = model.detector.background_for(frames)
+    k = model.context
+    fwd = model.forward(frames[10 - k:18])
+    model._bg = None
+    assert fwd.shape == (8,) and (fwd > 0).all()
+
+
+@pytest.mark.parametrize("cls", list(QUICK), ids=lambda c: c.__name__)
+def test_state_dict_round_trip_gives_identical_scores(fitted, cls):
+    model = fitted[cls]
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    buf.seek(0)
+    state = torch.load(buf, weights_only=True)
+    clone = cls(**QUICK[cls])
+    clone.load_state_dict(state)
+    v = video("fast2", walkers(11, n=30, fast=5.0, fast_from=10))
+    a, b = model.score(v), clone.score(v)
+    assert np.array_equal(a.frame, b.frame)
+    assert np.array_equal(a.maps, b.maps)
+    assert np.array_equal(a.regions, b.regions)
+
+
+def test_plugin_registers_the_teachers():
+    from vadbench_teachers import plugin
+
+    names = {}
+
+    class Reg:
+        def register(self, name, factory, family="", **kw):
+            names[name] = (factory, family, kw)
+
+    plugin.vadbench_register_models(Reg())
+    assert {"teacher-attr", "teacher-ae"} <= set(names)
+    assert all(family == "teacher" for _, family, _ in names.values())
+    assert all("quick" in kw for _, _, kw in names.values())
