@@ -59,12 +59,7 @@ def ctx(tmp_path, seed: int = 0) -> RunContext:
     return RunContext(cache_dir=tmp_path, seed=seed)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --------------------------------------------------------------------------- registry

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import scipy.io
+from conftest import cell, write_avenue, write_avi, write_shanghaitech
 
 from vadbench.data import FrameSource, load_avenue, load_shanghaitech, load_ucsd
 from vadbench.data.builtin import avenue as avenue_factory
@@ -126,45 +127,18 @@ def test_ped1_loads_in_the_original_layout(tmp_path):
 # -- Avenue in its real formats, written here --------------------------------------------------
 
 
-def write_avi(path: Path, values, size=(32, 24)) -> None:
-    """An MJPG .avi whose frame t is uniformly ``values[t]`` (as CUHK's Avenue videos are MJPG AVIs)."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, size)
-    assert writer.isOpened()
-    for v in values:
-        writer.write(np.full((size[1], size[0], 3), v, np.uint8))
-    writer.release()
-
-
-def cell(arrays) -> np.ndarray:
-    """A MATLAB 1xN cell array for scipy.io.savemat."""
-    out = np.empty((1, len(arrays)), dtype=object)
-    for i, a in enumerate(arrays):
-        out[0, i] = a
-    return out
-
-
 def volume(n_frames: int, anomalous, size=(24, 32)) -> np.ndarray:
-    masks = []
-    for t in range(n_frames):
-        m = np.zeros(size, np.uint8)
-        if t in anomalous:
-            m[5:9, 10:20] = 1
-        masks.append(m)
-    return cell(masks)
+    masks = np.zeros((n_frames, *size), np.uint8)
+    masks[sorted(anomalous), 5:9, 10:20] = 1
+    return masks
 
 
 def make_avenue(root: Path, gt_dir: str = "") -> Path:
-    for split, lengths in (("training_videos", (5, 4)), ("testing_videos", (8, 6))):
-        (root / split).mkdir(parents=True)
-        for i, n in enumerate(lengths, 1):
-            write_avi(root / split / f"{i:02d}.avi", [20 * t + 10 for t in range(n)])
-    masks = root / gt_dir / "testing_label_mask"
-    masks.mkdir(parents=True)
-    scipy.io.savemat(masks / "1_label.mat", {"volLabel": volume(8, {2, 3, 4})})
-    scipy.io.savemat(masks / "2_label.mat", {"volLabel": volume(6, set())})
-    gt = cell([np.array([[2], [4]]), np.array([[6], [6]])])  # 2xK [start; end], 1-based inclusive
-    scipy.io.savemat(root / "avenue.mat", {"gt": gt})
-    return root
+    """Two short uniform videos per split; the interval file deliberately disagrees with the masks."""
+    return write_avenue(root, train=[[20 * t + 10 for t in range(n)] for n in (5, 4)],
+                        test=[[20 * t + 10 for t in range(n)] for n in (8, 6)],
+                        masks=[volume(8, {2, 3, 4}), volume(6, set())],
+                        intervals=[[(2, 4)], [(6, 6)]], gt_dir=gt_dir)
 
 
 def test_avi_reading(tmp_path):
@@ -211,20 +185,12 @@ def test_small_avenue_root_end_to_end(tmp_path, gt_dir):
 
 
 def make_shanghaitech(root: Path) -> Path:
-    (root / "training" / "videos").mkdir(parents=True)
-    for name in ("01_001", "02_001"):
-        write_avi(root / "training" / "videos" / f"{name}.avi", [50, 100, 150])
-    for sub in ("test_frame_mask", "test_pixel_mask"):
-        (root / "testing" / sub).mkdir(parents=True)
-    for vid, labels in (("01_0014", [0, 0, 1, 1, 0]), ("01_0015", [0, 1, 0, 0])):
-        folder = root / "testing" / "frames" / vid
-        folder.mkdir(parents=True)
-        for k in range(len(labels)):
-            cv2.imwrite(str(folder / f"{k:03d}.jpg"), np.full((24, 32, 3), 40 * k, np.uint8))
-        np.save(root / "testing" / "test_frame_mask" / f"{vid}.npy", np.array(labels, np.uint8))
+    labels = {"01_0014": [0, 0, 1, 1, 0], "01_0015": [0, 1, 0, 0]}
     pixel = np.zeros((5, 24, 32), np.uint8)
     pixel[2:4, 3:6, 7:12] = 1
-    np.save(root / "testing" / "test_pixel_mask" / "01_0014.npy", pixel)
+    write_shanghaitech(root, train={name: [50, 100, 150] for name in ("01_001", "02_001")},
+                       test={vid: [40 * k for k in range(len(y))] for vid, y in labels.items()},
+                       labels=labels, masks={"01_0014": pixel})
     tracks = root / "tracks"
     tracks.mkdir()
     (tracks / "01_0014.txt").write_text("0,2,7,3,11,5\n0,3,7,3,11,5\n")

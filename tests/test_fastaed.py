@@ -27,12 +27,7 @@ TINY = dict(size=(48, 32), widths=(8, 16, 16), stem_stride=1, depth=1, heads=1, 
             head_hidden=8, batch_size=8, infer_batch=8, decode_threads=1, warmup_epochs=0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class StubTeacher:

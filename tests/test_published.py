@@ -41,3 +41,13 @@ def test_published_metrics_recompute_from_stored_scores(store_dir: Path, tmp_pat
         by_model.setdefault(record["model"]["name"], []).append(record["metrics"]["micro_auc"])
     for model, values in by_model.items():
         assert float(rows[model]["micro_auc_mean"]) == pytest.approx(sum(values) / len(values), abs=1e-9)
+
+
+def test_readme_tables_are_the_published_ones():
+    """The README opens with the Ped2 table: every row of it must be a row of leaderboards/ped2.md."""
+    readme = (REPO / "README.md").read_text()
+    start, end = "<!-- ped2-table:start -->", "<!-- ped2-table:end -->"
+    assert start in readme and end in readme
+    block = [line for line in readme.split(start)[1].split(end)[0].splitlines() if line.startswith("|")]
+    published = set((REPO / "leaderboards" / "ped2.md").read_text().splitlines())
+    assert len(block) > 3 and [line for line in block if line not in published] == []

@@ -132,3 +132,40 @@ def test_curves_figure_from_stored_scores(tmp_path, suite_file):
     assert main(["curves", "--results", str(tmp_path / "res"), "--dataset", "synthetic",
                  "--models", "motion-diff,motion-flow", "--videos", "01,02", "--out", str(out)]) == 0
     assert out.with_suffix(".png").stat().st_size > 0 and out.with_suffix(".svg").stat().st_size > 0
+
+
+def test_curves_draw_a_threshold_calibrated_on_training_frames(tmp_path, suite_file, capsys):
+    from vadbench.runner import open_dataset
+    from vadbench.watch import calibrate_threshold
+
+    assert _run(tmp_path, suite_file) == 0
+    capsys.readouterr()
+    out = tmp_path / "curves"
+    assert main(["curves", "--results", str(tmp_path / "res"), "--dataset", "synthetic", "--models", "motion-diff",
+                 "--videos", "01", "--out", str(out), "--false-alarm-rate", "0.05"]) == 0
+    said = capsys.readouterr().err
+    printed = float(said.split("motion-diff: threshold ")[1].split()[0])
+    [record] = [r for r in ResultsStore(tmp_path / "res").records() if r["model"]["name"] == "motion-diff"]
+    train = open_dataset("synthetic", record["dataset"].get("options") or {}, root=None,
+                         cache_dir=tmp_path / "res" / "cache").train
+    expected = calibrate_threshold(vadbench.create_model("motion-diff"), train, 0.05, sigma=3)
+    assert printed == pytest.approx(expected, rel=1e-5)
+    assert expected != pytest.approx(calibrate_threshold(vadbench.create_model("motion-diff"), train, 0.05), rel=1e-3)
+    assert out.with_suffix(".png").stat().st_size > 0
+
+
+def test_run_writes_the_reproduction_table_of_models_that_name_a_published_method(tmp_path):
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(SUITE.replace('name = "motion-diff"\n', 'name = "motion-diff"\n'
+                                   'reproduces = "Sparse combination (Lu et al.)"\ndeviation = "not the method"\n'))
+    assert _run(tmp_path, suite) == 0
+    table = (tmp_path / "res" / "leaderboards" / "synthetic_reproduction.md").read_text()
+    [row] = [line for line in table.splitlines() if line.startswith("| motion-diff")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    record = next(r for r in ResultsStore(tmp_path / "res").records() if r["model"]["name"] == "motion-diff")
+    assert cells[1] == "Sparse combination (Lu et al.)" and cells[3] == f"{100 * record['metrics']['micro_auc']:.1f}"
+    assert cells[7:11] == ["—"] * 4  # no published synthetic figures
+    assert cells[12].startswith("150 (") and cells[13] == "not the method"
+    assert "motion-flow" not in table
+    manifest = json.loads((tmp_path / "res" / "leaderboards" / "synthetic_manifest.json").read_text())
+    assert manifest["command"] == f"vadbench run --suite {suite} --results {tmp_path / 'res'}"  # main's argv

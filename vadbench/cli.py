@@ -105,7 +105,7 @@ def cmd_run(args) -> int:
 
     suite, cells = _cells_from_args(args)
     store = ResultsStore(args.results)
-    command = "vadbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = args.command
     from vadbench.executors import get_executor
 
     options = {"address": args.address, "gpus_per_cell": 1 if args.device.startswith("cuda") else 0}
@@ -143,6 +143,14 @@ def _publish(store, dataset: str, out_dir: Path, *, command: str, duration=None,
     plots = plot_pareto(rows, x="fps_e2e", y="micro_auc", out_base=out_dir / f"{dataset}_pareto",
                         title=f"{dataset}: end-to-end speed vs micro AUC", machine=machine,
                         literature=literature)
+    if suite and literature is not None and any(m.get("reproduces") for m in suite.get("models", [])):
+        from vadbench.atomic import atomic_write_text
+        from vadbench.profile import machine_summary
+        from vadbench.reproduction import render_reproduction, reproduction_rows
+
+        where = machine_summary(machine) if isinstance(machine, dict) else str(machine)
+        entries = reproduction_rows(rows, load_literature(literature_file, None), suite)
+        atomic_write_text(out_dir / f"{dataset}_reproduction.md", render_reproduction(entries, dataset, machine=where))
     atomic_write_json(out_dir / f"{dataset}_manifest.json", {
         "dataset": dataset, "command": command, "commit": commit, "machine": machine,
         "duration_seconds": duration, "suite": suite and suite.get("file"),
@@ -164,7 +172,7 @@ def cmd_leaderboard(args) -> int:
         from vadbench.runner import git_commit
 
         paths = write_leaderboard(store.records(dataset=ds), Path(args.out), ds,
-                                  command="vadbench " + " ".join(sys.argv[1:]), commit=git_commit(),
+                                  command=args.command, commit=git_commit(),
                                   latex=args.latex)
         print(Path(paths["md"]).read_text())
     return 0
@@ -215,9 +223,13 @@ def cmd_profile(args) -> int:
     from vadbench.profile import format_profile_table, profile_models
 
     if args.dataset:  # fitted models (cached), timed end to end on the dataset's test videos
-        fitted = [_fitted(args, name) for name in args.models]
-        models = [model for model, _ in fitted]
-        videos = list(fitted[0][1].test)[: args.videos]
+        untrained = set(_csv(args.untrained)) if args.untrained else set()
+        fitted = {name: _fitted(args, name) for name in args.models if name not in untrained}
+        if not fitted:
+            raise SystemExit("error: --dataset needs at least one model that is fitted (not --untrained)")
+        # speed does not depend on the weights: --untrained models (e.g. paper-sized ones) skip training
+        models = [vadbench.create_model(n) if n in untrained else fitted[n][0] for n in args.models]
+        videos = list(next(iter(fitted.values()))[1].test)[: args.videos]
     else:  # hot paths only, freshly built (models that need no fit to run, e.g. for GPU timing)
         models, videos = [vadbench.create_model(name) for name in args.models], None
     if args.onnx:  # time the ONNX Runtime hot path beside torch (untrained weights: speed only)
@@ -258,7 +270,19 @@ def cmd_curves(args) -> int:
             dataset = open_dataset(ds["name"], ds.get("options") or {}, root=root, cache_dir=store.root / "cache")
     labels = {v.id: v.labels for v in dataset.test}
     videos = _csv(args.videos) if args.videos else None
-    for p in plot_video_curves(series, labels, Path(args.out), videos=videos, sigma=dataset.conventions.get("sigma"),
+    sigma = dataset.conventions.get("sigma")
+    thresholds = {}
+    if args.false_alarm_rate is not None:  # calibrated on the training videos, never on test labels
+        from vadbench.runner import ModelCache
+        from vadbench.watch import calibrate_threshold
+
+        for name in series:
+            record = next(r for r in records if r["model"]["name"] == name)
+            cache = ModelCache(store, dataset, record["seed"], "cpu", progress=_say)
+            model = cache.get(name, record["model"].get("config") or {})[0]
+            thresholds[name] = calibrate_threshold(model, dataset.train, args.false_alarm_rate, sigma=sigma)
+            _say(f"{name}: threshold {thresholds[name]:.6g} ({args.false_alarm_rate:.2%} of training frames above)")
+    for p in plot_video_curves(series, labels, Path(args.out), videos=videos, sigma=sigma, thresholds=thresholds,
                                title=f"{args.dataset}: per-frame scores ({', '.join(series)})"):
         print(p)
     return 0
@@ -358,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu")
     s.add_argument("--json", help="also write the records to this JSON file")
     s.add_argument("--onnx", metavar="DIR", help="also time each model's ONNX Runtime export (written to DIR)")
+    s.add_argument("--untrained", help="comma-separated models timed with fresh weights, not fitted (with --dataset)")
     s.set_defaults(func=cmd_profile)
 
     s = sub.add_parser("eval", help="recompute metrics from stored per-frame scores and compare")
@@ -386,6 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--models", required=True, help="comma-separated model names")
     s.add_argument("--videos", help="comma-separated video ids (default: all)")
     s.add_argument("--out", required=True, help="output path without extension")
+    s.add_argument("--false-alarm-rate", type=float,
+                   help="draw each model's alert threshold: the score this fraction of training frames exceed")
     s.set_defaults(func=cmd_curves)
 
     s = sub.add_parser("watch", help="score a video file, frame folder, camera or stream with a fitted model")
@@ -421,9 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-
-
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.command = "vadbench " + " ".join(shlex.quote(a) for a in argv)  # recorded with results
     try:
         return args.func(args)
     except VadbenchError as exc:

@@ -187,8 +187,8 @@ def plot_pareto(rows: Sequence[Mapping], *, x: str = "fps_e2e", y: str = "micro_
     return written
 
 
-def load_literature(path: str | os.PathLike, dataset: str) -> list[dict]:
-    """Rows of ``literature.csv`` for one dataset (case-insensitive), empty cells as None.
+def load_literature(path: str | os.PathLike, dataset: str | None) -> list[dict]:
+    """Rows of ``literature.csv`` for one dataset (case-insensitive; None: every row), empty cells as None.
 
     Columns: method, venue, year, dataset, micro_auc, macro_auc, rbdc, tbdc,
     fps, hardware, source, notes. AUCs are in %, as papers report them.
@@ -214,7 +214,7 @@ def load_literature(path: str | os.PathLike, dataset: str) -> list[dict]:
     for line, raw in enumerate(reader, 2):
         row: dict[str, Any] = {k: (v.strip() if isinstance(v, str) and v.strip() else None)
                                for k, v in raw.items() if k is not None}
-        if (row.get("dataset") or "").lower() != dataset.lower():
+        if dataset is not None and (row.get("dataset") or "").lower() != dataset.lower():
             continue
         for key in PERCENT_METRICS + ("fps", "year"):
             if row.get(key) is None:

@@ -57,9 +57,16 @@ def open_source(source: str) -> Iterator[np.ndarray]:
         cap.release()
 
 
-def calibrate_threshold(model, train_split, false_alarm_rate: float = 0.01) -> float:
-    """The score exceeded by ``false_alarm_rate`` of the training (normal) frames."""
+def calibrate_threshold(model, train_split, false_alarm_rate: float = 0.01, sigma: float | None = None) -> float:
+    """The score exceeded by ``false_alarm_rate`` of the training (normal) frames.
+
+    ``sigma`` smooths each training video's scores first, as a figure or metric that smooths does.
+    """
+    from scipy.ndimage import gaussian_filter1d
+
     scores = [as_scores(model.score(v), len(v), f"model on training video {v.id}").frame for v in train_split]
+    if sigma:
+        scores = [gaussian_filter1d(s, float(sigma)) for s in scores]
     return float(np.quantile(np.concatenate(scores), 1.0 - false_alarm_rate))
 
 
