@@ -169,3 +169,12 @@ def test_run_writes_the_reproduction_table_of_models_that_name_a_published_metho
     assert "motion-flow" not in table
     manifest = json.loads((tmp_path / "res" / "leaderboards" / "synthetic_manifest.json").read_text())
     assert manifest["command"] == f"vadbench run --suite {suite} --results {tmp_path / 'res'}"  # main's argv
+
+
+def test_models_pick_part_of_a_suite_with_its_settings(tmp_path, suite_file, capsys):
+    assert _run(tmp_path, suite_file, "--models", "motion-flow") == 0
+    [record] = ResultsStore(tmp_path / "res").records()
+    assert record["model"]["name"] == "motion-flow"
+    assert record["dataset"]["options"]["n_test"] == 3  # the suite's dataset options came along
+    with pytest.raises(SystemExit, match="no model motion-nope"):
+        _run(tmp_path, suite_file, "--models", "motion-nope")

@@ -224,3 +224,17 @@ def test_plugin_registers_the_teachers():
     assert {"teacher-attr", "teacher-ae"} <= set(names)
     assert all(family == "teacher" for _, family, _ in names.values())
     assert all("quick" in kw for _, _, kw in names.values())
+
+
+def test_the_run_seed_drives_a_trained_teacher(fitted, tmp_path):
+    """Seeds of a suite must differ: the autoencoder takes its seed from the run context."""
+    cfg = dict(QUICK[AutoencoderTeacher], epochs=2)
+    test = video("fast", walkers(99, n=24, fast=6.0, fast_from=12))
+    scores = {}
+    for seed in (0, 0, 1):
+        model = AutoencoderTeacher(**cfg)
+        model.fit(train_split(), RunContext(cache_dir=tmp_path / "cache", seed=seed))
+        assert model.seed == seed
+        scores.setdefault(seed, []).append(model.score(test).frame)
+    np.testing.assert_array_equal(scores[0][0], scores[0][1])
+    assert not np.allclose(scores[0][0], scores[1][0])

@@ -90,9 +90,16 @@ def _cells_from_args(args):
     from vadbench.suites import load_suite, suite_cells
 
     seeds = [int(s) for s in _csv(args.seeds)] if args.seeds else None
+    if args.suite and args.models and not args.datasets:  # a part of a suite, with the suite's settings
+        suite = load_suite(args.suite)
+        wanted = _csv(args.models)
+        unknown = sorted(set(wanted) - {m["name"] for m in suite["models"]})
+        if unknown:
+            raise SystemExit(f"error: suite {suite['name']} has no model {', '.join(unknown)}")
+        return suite, [c for c in suite_cells(suite, quick=args.quick, seeds=seeds) if c.model in wanted]
     if args.models or args.datasets:
         if not (args.models and args.datasets):
-            raise SystemExit("error: --models and --datasets go together (or use --suite)")
+            raise SystemExit("error: --models goes with --datasets, or with --suite to run part of a suite")
         return None, [Cell(model=m, dataset=d, seed=s) for d in _csv(args.datasets)
                       for m in _csv(args.models) for s in (seeds or [0])]
     suite = load_suite(args.suite or "synthetic")

@@ -242,6 +242,8 @@ class ObjectTeacher(Model):
     def fit(self, train, ctx) -> None:
         t0 = time.perf_counter()
         self._cache_dir = Path(ctx.cache_dir) / "teachers" if getattr(ctx, "cache_dir", None) else None
+        if getattr(ctx, "seed", None) is not None:  # the run's seed; ``seed`` serves only outside a run
+            self.seed = int(ctx.seed)
         torch.manual_seed(self.seed)
         self._maps.clear()
         # pass 1: one median background per training video -> the scenes
