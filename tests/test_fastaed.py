@@ -15,13 +15,14 @@ import torch.nn.functional as F
 
 pytest.importorskip("vadbench_fastaed")
 
-from vadbench import RunContext  # noqa: E402
-from vadbench.data import FrameSource, Video  # noqa: E402
-from vadbench.data.video import Split  # noqa: E402
-from vadbench_fastaed import FastAED  # noqa: E402
-from vadbench_fastaed.frames import stack_input, triplet_index  # noqa: E402
-from vadbench_fastaed.nets import MapDiscriminator, StudentNet, count_parameters, fold_batchnorm  # noqa: E402
-from vadbench_fastaed.plugin import CONFIGS, PAPER  # noqa: E402
+from vadbench_fastaed import FastAED
+from vadbench_fastaed.frames import stack_input, triplet_index
+from vadbench_fastaed.nets import MapDiscriminator, StudentNet, count_parameters, fold_batchnorm
+from vadbench_fastaed.plugin import CONFIGS, PAPER
+
+from vadbench import RunContext
+from vadbench.data import FrameSource, Video
+from vadbench.data.video import Split
 
 TINY = dict(size=(48, 32), widths=(8, 16, 16), stem_stride=1, depth=1, heads=1, dim_head=8, mlp_mult=2,
             head_hidden=8, batch_size=8, infer_batch=8, decode_threads=1, warmup_epochs=0)

@@ -6,8 +6,8 @@ import csv
 from pathlib import Path
 
 import pytest
-
 from conftest import DATA, REPO
+
 from vadbench.results import ResultsStore
 from vadbench.runner import evaluate_scores, open_dataset
 

@@ -73,6 +73,17 @@ def test_stored_scores_recompute_the_recorded_metrics(tmp_path, suite_file, caps
     assert "largest difference from stored metrics: 0.00e+00" in capsys.readouterr().out
 
 
+def test_per_video_breakdown_of_stored_cells(tmp_path, suite_file, capsys):
+    assert _run(tmp_path, suite_file) == 0
+    capsys.readouterr()
+    assert main(["eval", "--results", str(tmp_path / "res"), "--per-video", "motion-diff*"]) == 0
+    out = capsys.readouterr().out
+    table = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| video")]
+    assert out.startswith("motion-diff__synthetic__s0") and len(table) == 3  # one row per synthetic test video
+    assert main(["eval", "--results", str(tmp_path / "res"), "--per-video", "no-such-model*"]) == 2
+    assert "no finished cell matches 'no-such-model*'" in capsys.readouterr().err
+
+
 class _Raises(vadbench.Model):
     family = "baseline"
     trainable = False

@@ -20,6 +20,7 @@ printed as one line naming the file or name at fault; exit status 2.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import shlex
 import sys
@@ -136,6 +137,7 @@ def _publish(store, dataset: str, out_dir: Path, *, command: str, duration=None,
     from vadbench.leaderboard import aggregate, write_leaderboard
     from vadbench.pareto import load_literature, plot_pareto
     from vadbench.profile import machine_info
+    from vadbench.results import compute_seconds
     from vadbench.runner import git_commit
 
     records = store.records(dataset=dataset)
@@ -160,7 +162,8 @@ def _publish(store, dataset: str, out_dir: Path, *, command: str, duration=None,
         atomic_write_text(out_dir / f"{dataset}_reproduction.md", render_reproduction(entries, dataset, machine=where))
     atomic_write_json(out_dir / f"{dataset}_manifest.json", {
         "dataset": dataset, "command": command, "commit": commit, "machine": machine,
-        "duration_seconds": duration, "suite": suite and suite.get("file"),
+        "duration_seconds": duration, "compute_seconds": compute_seconds(records),
+        "suite": suite and suite.get("file"),
         "results": str(store.root), "cells": sorted(r["cell"] for r in records)})
     md = Path(paths["md"]) if isinstance(paths, dict) and "md" in paths else out_dir / f"{dataset}.md"
     if md.exists():
@@ -208,11 +211,19 @@ def cmd_eval(args) -> int:
 
     store = ResultsStore(args.results)
     worst = 0.0
-    for record in store.records(status="ok"):
+    records = store.records(status="ok")
+    if args.per_video:
+        records = [r for r in records if fnmatch.fnmatch(r["cell"], args.per_video)]
+        if not records:
+            raise VadbenchError(f"{store.root}: no finished cell matches {args.per_video!r}")
+    for record in records:
         ds = record["dataset"]
         root = None if ds["name"] == "synthetic" else ds.get("root")
         dataset = open_dataset(ds["name"], ds.get("options") or {}, root=root, cache_dir=store.root / "cache")
         scores = store.load_scores(record)
+        if args.per_video:
+            print(_breakdown_table(record["cell"], dataset, scores))
+            continue
         regions = store.load_regions(record) if hasattr(store, "load_regions") else {}
         metrics = evaluate_scores(dataset, scores, regions or {}, seed=record["seed"])
         for key in ("micro_auc", "macro_auc", "rbdc", "tbdc"):
@@ -221,8 +232,28 @@ def cmd_eval(args) -> int:
                 worst = max(worst, abs(a - b))
         print(f"{record['cell']:60s} micro {metrics['micro_auc']:.4f} (stored "
               f"{record['metrics']['micro_auc']:.4f})")
+    if args.per_video:
+        return 0
     print(f"largest difference from stored metrics: {worst:.2e}")
     return 0 if worst < 1e-9 else 1
+
+
+def _breakdown_table(cell: str, dataset, scores: dict) -> str:
+    """Markdown table of :func:`vadbench.metrics.video_breakdown` for one cell, with the dataset's conventions."""
+    from vadbench.metrics import video_breakdown
+
+    conv = {k: dataset.conventions[k] for k in ("sigma", "normalize", "skip_first") if k in dataset.conventions}
+    videos = list(dataset.test)
+    rows = video_breakdown([scores[v.id] for v in videos], [v.labels for v in videos],
+                           video_ids=[v.id for v in videos], **conv)
+    fmt = lambda x, spec: "-" if x is None else format(x, spec)
+    lines = [f"{cell} ({', '.join(f'{k}={v}' for k, v in conv.items())})", "",
+             "| video | frames | anomalous | AUC alone | median normal | median anomalous | micro AUC without it |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['video']} | {r['frames']} | {r['anomalous']:.0%} | {fmt(r['auc'], '.3f')} | "
+              f"{fmt(r['normal_median'], '.3g')} | {fmt(r['anomalous_median'], '.3g')} | "
+              f"{fmt(r['micro_without'], '.4f')} |" for r in rows]
+    return "\n".join(lines) + "\n"
 
 
 def cmd_profile(args) -> int:
@@ -394,6 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("eval", help="recompute metrics from stored per-frame scores and compare")
     s.add_argument("--results", default=DEFAULT_RESULTS)
+    s.add_argument("--per-video", metavar="CELLS",
+                   help="instead, a per-video table (own AUC, medians, micro AUC without the video) of the cells "
+                        "matching this glob, e.g. 'teacher-attr__ped2__s0*'")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("leaderboard", help="write <dataset>.md/.csv from the results store")

@@ -76,9 +76,9 @@ def render_reproduction(entries: Sequence[Mapping], dataset: str, *, machine: st
            [f"{k} published (diff)" for k in METRICS] + ["FPS ours (e2e)", "FPS published", "why they differ",
                                                          "source"]
     lines = [f"# Reproduction on {dataset}: vadbench beside the published figures", "",
-             "AUCs in %, ours as mean ± std over seeds; (diff) = ours − published, in points. "
+             ("AUCs in %, ours as mean ± std over seeds; (diff) = ours − published, in points. "
              "'—' = no citable published figure. Published FPS were measured on other hardware "
-             f"(stated where the source says it); ours are end-to-end on {machine or 'this machine'}.", "",
+             f"(stated where the source says it); ours are end-to-end on {machine or 'this machine'}."), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in entries:
         cells = [e["model"], e["method"], str(e.get("n_seeds") or 0)]

@@ -63,6 +63,7 @@ import secrets
 import socket
 import time
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,23 @@ def cell_id(model: str, dataset: str, seed: int, config: Mapping | None,
         raise TypeError(f"seed must be an integer, got {seed!r}")
     digest = config_hash({"config": dict(config or {}), "dataset_options": dict(dataset_options or {})})
     return check_cell(f"{model}__{dataset}__s{int(seed)}__{digest}")
+
+
+def compute_seconds(records) -> float:
+    """Wall time the cells of ``records`` took, summed (``finished - started``; cells without both count 0).
+
+    A leaderboard built by several resumed runs took this long in total, whatever
+    each run's own duration was.
+
+    >>> compute_seconds([{"started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:01:30+00:00"},
+    ...                  {"started": "2026-01-01T01:00:00+00:00"}])
+    90.0
+    """
+    total = 0.0
+    for r in records:
+        if r.get("started") and r.get("finished"):
+            total += (datetime.fromisoformat(r["finished"]) - datetime.fromisoformat(r["started"])).total_seconds()
+    return total
 
 
 def _pid_alive(pid: int) -> bool:

@@ -31,12 +31,12 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_open
 from .frames import FrameSource
 from .video import Size, Video
 
@@ -84,23 +84,9 @@ def cached_array(kind: str, key: object, compute: Callable[[], np.ndarray], *, l
         except (OSError, ValueError):
             pass  # a damaged cache file: compute again and replace it
     array = np.ascontiguousarray(compute())
-    _save_atomic(path, array)
+    with atomic_open(path) as f:
+        np.lib.format.write_array(f, array, allow_pickle=False)
     return array
-
-
-def _save_atomic(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.lib.format.write_array(f, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def cached_frames(video: Video, *, gray: bool = False, size: Size | None = None,

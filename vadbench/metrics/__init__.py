@@ -10,7 +10,7 @@ all of them with the results.
 
 from .curves import average_precision, bootstrap_ci, equal_error_rate, partial_auc
 from .evaluate import evaluate
-from .frame import FrameAUC, frame_auc, frame_auc_details, minmax, prepare_scores
+from .frame import FrameAUC, frame_auc, frame_auc_details, minmax, prepare_scores, video_breakdown
 from .region import box_iou, link_tracks, rbdc_tbdc, regions_from_maps, regions_from_masks
 
 __all__ = [
@@ -29,4 +29,5 @@ __all__ = [
     "rbdc_tbdc",
     "regions_from_maps",
     "regions_from_masks",
+    "video_breakdown",
 ]

@@ -301,3 +301,58 @@ def frame_auc(scores, labels, *, average: str = "micro", sigma: float | None = N
     """
     return frame_auc_details(scores, labels, average=average, sigma=sigma, normalize=normalize,
                              single_class=single_class, skip_first=skip_first).value
+
+
+def video_breakdown(scores, labels, *, video_ids: Sequence[Hashable] | None = None, sigma: float | None = None,
+                    normalize: str | None = None, skip_first: int = 0) -> list[dict]:
+    """Per video: what it holds, how it ranks on its own, and what it costs the pooled (micro) AUC.
+
+    A micro AUC far below the macro one means the videos' scores are not on
+    one scale: each ranks its own frames well, but one video's normal frames
+    outscore another's anomalies. This table says which videos do that.
+
+    Parameters
+    ----------
+    scores, labels : sequence of 1-D array_like
+        Per-video frame scores and 0/1 labels, as in :func:`frame_auc`.
+    video_ids : sequence of hashable, optional
+        One name per video (default ``0 .. n-1``).
+    sigma, normalize, skip_first
+        The per-video conventions, as in :func:`frame_auc`.
+
+    Returns
+    -------
+    list of dict
+        One per video: ``video``, ``frames``, ``anomalous`` (fraction),
+        ``auc`` (the video alone; None with one class), ``normal_median`` and
+        ``anomalous_median`` (processed scores; None where the class is absent)
+        and ``micro_without`` (micro AUC of all the other videos pooled; None
+        where they hold one class).
+
+    Examples
+    --------
+    Each video below ranks its own frames perfectly, but b's normal frame (0.6)
+    outscores c's anomalous one (0.3): pooled without b (or without c), the
+    AUC is perfect.
+
+    >>> rows = video_breakdown([[0.1, 0.9], [0.6, 0.8], [0.2, 0.3]], [[0, 1], [0, 1], [0, 1]],
+    ...                        video_ids=["a", "b", "c"])
+    >>> [(r["video"], r["auc"], r["micro_without"]) for r in rows]
+    [('a', 1.0, 0.75), ('b', 1.0, 1.0), ('c', 1.0, 1.0)]
+    """
+    s, y = prepare_scores(scores, labels, sigma=sigma, normalize=normalize, skip_first=skip_first)
+    ids = list(range(len(s))) if video_ids is None else list(video_ids)
+    if len(ids) != len(s):
+        raise ValueError(f"{len(ids)} video ids for {len(s)} videos")
+    rows = []
+    for i, (a, b) in enumerate(zip(s, y)):
+        rest_s = np.concatenate([v for j, v in enumerate(s) if j != i] or [np.zeros(0)])
+        rest_y = np.concatenate([v for j, v in enumerate(y) if j != i] or [np.zeros(0)])
+        rows.append({
+            "video": ids[i], "frames": int(a.size), "anomalous": float(b.mean()) if b.size else 0.0,
+            "auc": _auc(a, b) if 0 < b.sum() < b.size else None,
+            "normal_median": float(np.median(a[b == 0])) if (b == 0).any() else None,
+            "anomalous_median": float(np.median(a[b == 1])) if (b == 1).any() else None,
+            "micro_without": _auc(rest_s, rest_y) if 0 < rest_y.sum() < rest_y.size else None,
+        })
+    return rows

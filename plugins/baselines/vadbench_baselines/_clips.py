@@ -14,8 +14,6 @@ drawn in a random order per epoch from a generator seeded with ``ctx.seed``.
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 
 import numpy as np
@@ -24,6 +22,7 @@ import torch.nn.functional as F
 
 from vadbench import Model, Scores
 from vadbench.metrics import minmax
+from vadbench.training import train_epochs
 
 
 class WindowModel(Model):
@@ -88,36 +87,23 @@ class WindowModel(Model):
         clips = [(vi, t) for vi, f in enumerate(videos) for t in range(k - 1, len(f))]
         if not clips:
             raise ValueError(f"{self.name}: no training video has {k} frames")
-        total = self.epochs * math.ceil(len(clips) / self.batch_size)
-        if self.max_steps is not None:
-            total = min(total, int(self.max_steps))
-        opt = torch.optim.Adam(self.net.parameters(), lr=self.lr)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / max(total, 1))))
-        self.net.train()
-        self.history, step, start = [], 0, time.perf_counter()
+
+        def loss_of(idx):
+            batch = np.stack([videos[vi][t - k + 1:t + 1] for vi, t in (clips[i] for i in idx)])
+            return self.loss(torch.from_numpy(batch).to(self.device).float() / 255.0)
+
         on_epoch = (getattr(ctx, "extra", None) or {}).get("on_epoch")
-        while step < total:
-            order = rng.permutation(len(clips))
-            running, count = 0.0, 0
-            for b in range(0, len(order), self.batch_size):
-                if step >= total:
-                    break
-                batch = np.stack([videos[vi][t - k + 1:t + 1] for vi, t in (clips[i] for i in order[b:b + self.batch_size])])
-                x = torch.from_numpy(batch).to(self.device).float() / 255.0
-                loss = self.loss(x)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                running, count, step = running + float(loss.detach()), count + 1, step + 1
-            self.history.append(running / max(count, 1))
-            ctx.log(f"{self.name}: epoch {len(self.history)} loss {self.history[-1]:.5f} "
-                    f"step {step}/{total} {time.perf_counter() - start:.0f}s")
-            if on_epoch is not None:  # development hook (validation curves); the runner never sets it
+
+        def after_epoch(epoch):  # development hook (validation curves); the runner never sets it
+            if on_epoch is not None:
                 self.net.eval()
-                on_epoch(self, len(self.history))
+                on_epoch(self, epoch)
                 self.net.train()
+
+        self.net.train()
+        self.history = train_epochs(self.net.parameters(), loss_of, n_items=len(clips), epochs=self.epochs,
+                                    batch_size=self.batch_size, lr=self.lr, rng=rng, max_steps=self.max_steps,
+                                    log=ctx.log, name=self.name, after_epoch=after_epoch)
         self.net.eval()
 
     # -- inference ------------------------------------------------------------

@@ -44,15 +44,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from vadbench import Model, Scores
 
@@ -436,7 +436,7 @@ class FastAED(Model):
         t_start = time.perf_counter()
         c = self.config
         seed = int(getattr(ctx, "seed", 0) or 0)
-        say = lambda message: _log(ctx, message)  # noqa: E731
+        say = lambda message: _log(ctx, message)
         videos = list(train)
         # frames of every training video (the same reader as scoring), decoded once
         frames = [self.reader.read(v) for v in videos]
@@ -662,4 +662,4 @@ class FastAED(Model):
         self._infer = None
 
 
-__all__ = ["FastAED", "to_input", "state_fingerprint"]
+__all__ = ["FastAED", "state_fingerprint", "to_input"]

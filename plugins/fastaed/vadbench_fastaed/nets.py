@@ -33,11 +33,11 @@ Discriminator (:class:`MapDiscriminator`)
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 
 def scale_key(n: int) -> str:
@@ -374,7 +374,7 @@ class FusedMapHeads(nn.Module):
     max-pooled to its head's grid.
     """
 
-    def __init__(self, heads: dict[str, "MapHead"]):
+    def __init__(self, heads: dict[str, MapHead]):
         super().__init__()
         heads = dict(heads)
         self.keys = list(heads)

@@ -12,6 +12,7 @@ walkers) without using any test video.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -23,6 +24,19 @@ REPO = Path(__file__).resolve().parents[3]
 DEFAULT_ROOT = Path(os.environ.get("VADBENCH_DATA", REPO.parent / "shared" / "data")) / "ucsd_ped2"
 HELD_OUT = ("14", "15", "16")
 
+
+
+def model_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments every measuring script takes: a model, its config and variants, threads, seed, JSON out."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("--root", default=str(DEFAULT_ROOT))
+    ap.add_argument("--config", default="{}", help="JSON object of configuration overrides")
+    ap.add_argument("--variants", default="[]", help="JSON list of scoring variants to compare")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", default=None, help="write the report here")
+    return ap
 
 def load_ped2(root=DEFAULT_ROOT):
     """(train Split, test Split) of UCSD Ped2, through vadbench's loader or straight from the folders."""

@@ -17,7 +17,6 @@ Nothing measured here feeds back into the model.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -30,18 +29,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _ped2data import DEFAULT_ROOT, aucs
+from _ped2data import aucs, model_parser
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("model")
-    ap.add_argument("--root", default=str(DEFAULT_ROOT))
-    ap.add_argument("--config", default="{}")
-    ap.add_argument("--variants", default="[]")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", default=None)
+    ap = model_parser(__doc__)
     ap.add_argument("--scores", default=None, help="write per-frame scores (one array per test video) here")
     args = ap.parse_args(argv)
 

@@ -13,7 +13,6 @@ No test video is read.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -23,19 +22,12 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _ped2data import DEFAULT_ROOT, aucs, in_memory, load_ped2, pseudo_split
+from _ped2data import aucs, in_memory, load_ped2, model_parser, pseudo_split
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("model")
-    ap.add_argument("--root", default=str(DEFAULT_ROOT))
-    ap.add_argument("--config", default="{}")
-    ap.add_argument("--variants", default="[]")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
+    ap = model_parser(__doc__)
     ap.add_argument("--every-epoch", action="store_true")
-    ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
     import vadbench

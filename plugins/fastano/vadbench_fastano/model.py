@@ -24,8 +24,6 @@ Anomaly maps (for RBDC/TBDC) are the squared prediction errors averaged over
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 
 import numpy as np
@@ -35,6 +33,7 @@ import torch.nn.functional as F
 from vadbench import Model, Scores
 from vadbench.losses import gradient_loss
 from vadbench.metrics import minmax
+from vadbench.training import train_epochs
 
 from .net import FastAnoNet
 from .transforms import random_transform
@@ -117,33 +116,22 @@ class FastAno(Model):
         clips = [(vi, t) for vi, f in enumerate(videos) for t in range(CONTEXT, len(f))]
         if not clips:
             raise ValueError(f"fastano: no training video has more than {CONTEXT} frames")
-        steps_per_epoch = math.ceil(len(clips) / self.batch_size)
-        total = self.epochs * steps_per_epoch
-        if self.max_steps is not None:
-            total = min(total, int(self.max_steps))
-        opt = torch.optim.Adam(self.net.parameters(), lr=self.lr)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+
+        def loss_of(idx):
+            return self.loss(*self._batch([clips[i] for i in idx], videos, rng))
+
+        on_epoch = (getattr(ctx, "extra", None) or {}).get("on_epoch")
+
+        def after_epoch(epoch):  # development hook (validation curves); never used by the runner
+            if on_epoch is not None:
+                self.net.eval(), setattr(self.net, "impl", self.impl)
+                on_epoch(self, epoch)
+                self.net.train(), setattr(self.net, "impl", self.train_impl)
 
         self.net.train()
-        self.history, step, start = [], 0, time.perf_counter()
-        while step < total:
-            order = rng.permutation(len(clips))
-            running, count = 0.0, 0
-            for b in range(0, len(order), self.batch_size):
-                if step >= total:
-                    break
-                x, y = self._batch([clips[i] for i in order[b:b + self.batch_size]], videos, rng)
-                loss = self.train_step(x, y, opt)
-                sched.step()
-                running, count, step = running + loss, count + 1, step + 1
-            self.history.append(running / max(count, 1))
-            ctx.log(f"fastano: epoch {len(self.history)} loss {self.history[-1]:.5f} "
-                    f"step {step}/{total} {time.perf_counter() - start:.0f}s")
-            on_epoch = getattr(ctx, "extra", {}).get("on_epoch")
-            if on_epoch is not None:  # development hook (validation curves); never used by the runner
-                self.net.eval(), setattr(self.net, "impl", self.impl)
-                on_epoch(self, len(self.history))
-                self.net.train(), setattr(self.net, "impl", self.train_impl)
+        self.history = train_epochs(self.net.parameters(), loss_of, n_items=len(clips), epochs=self.epochs,
+                                    batch_size=self.batch_size, lr=self.lr, rng=rng, max_steps=self.max_steps,
+                                    log=ctx.log, name="fastano", after_epoch=after_epoch)
         self.net.impl = self.impl
         self.net.eval()
 
@@ -161,13 +149,6 @@ class FastAno(Model):
         """Training loss of a batch: MSE of the predicted next frame plus ``w_grad`` x gradient loss."""
         pred = self.net.predict(x)
         return F.mse_loss(pred, y) + self.w_grad * gradient_loss(pred, y)
-
-    def train_step(self, x: torch.Tensor, y: torch.Tensor, opt: torch.optim.Optimizer) -> float:
-        loss = self.loss(x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return float(loss.detach())
 
     # ------------------------------------------------------------------ inference
     def example_input(self, batch_size: int = 1) -> torch.Tensor:
