@@ -92,3 +92,25 @@ def test_sigkill_mid_cell_then_rerun_completes_only_the_rest(tmp_path):
     assert not store.warnings
     for record in store.records():
         assert record["status"] == "ok" and len(store.load_scores(record)) == 3
+
+
+def test_sigterm_publishes_the_finished_cells(tmp_path):
+    suite = tmp_path / "term.toml"
+    suite.write_text(SUITE.replace("seeds = [0, 1, 2]", "seeds = [0, 1, 2, 3, 4, 5]"))
+    results = tmp_path / "res"
+    cmd = [sys.executable, "-m", "vadbench.cli", "run", "--suite", str(suite), "--results", str(results)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    records = results / "records"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None and not list(records.glob("*.json")):
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted: publishing the finished cells" in err
+    finished = sorted(p.stem for p in records.glob("*.json"))
+    assert 1 <= len(finished) < 6
+    manifest = json.loads((results / "leaderboards" / "synthetic_manifest.json").read_text())
+    assert manifest["cells"] == finished
+    assert "motion-flow" in (results / "leaderboards" / "synthetic.md").read_text()

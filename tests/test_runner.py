@@ -57,6 +57,18 @@ def test_run_writes_records_leaderboard_and_pareto(tmp_path, suite_file):
     assert "motion-flow" in (boards / "synthetic.md").read_text()
 
 
+def test_a_suite_model_no_plugin_registers_is_skipped_with_a_notice(tmp_path, capsys):
+    path = tmp_path / "partly.toml"
+    path.write_text(SUITE + '\n[[models]]\nname = "not-installed-model"\n')
+    assert _run(tmp_path, path) == 0
+    assert "skipping not-installed-model: not installed" in capsys.readouterr().err
+    assert len(list((tmp_path / "res" / "records").glob("*.json"))) == 2
+    alone = tmp_path / "none.toml"
+    alone.write_text('dataset = "synthetic"\n[[models]]\nname = "not-installed-model"\n')
+    with pytest.raises(SystemExit, match="none of its models is installed"):
+        _run(tmp_path, alone)
+
+
 def test_rerun_computes_only_missing_cells(tmp_path, suite_file):
     assert _run(tmp_path, suite_file) == 0
     records = tmp_path / "res" / "records"

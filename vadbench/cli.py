@@ -23,6 +23,7 @@ import argparse
 import fnmatch
 import json
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -103,8 +104,23 @@ def _cells_from_args(args):
             raise SystemExit("error: --models goes with --datasets, or with --suite to run part of a suite")
         return None, [Cell(model=m, dataset=d, seed=s) for d in _csv(args.datasets)
                       for m in _csv(args.models) for s in (seeds or [0])]
-    suite = load_suite(args.suite or "synthetic")
+    suite = _installed_part(load_suite(args.suite or "synthetic"))
     return suite, suite_cells(suite, quick=args.quick, seeds=seeds)
+
+
+def _installed_part(suite: dict) -> dict:
+    """The suite without the models no installed plugin registers (each named in a notice on stderr)."""
+    import vadbench
+
+    known = set(vadbench.list_models())
+    missing = [m["name"] for m in suite["models"] if m["name"] not in known]
+    if not missing:
+        return suite
+    if len(missing) == len(suite["models"]):
+        raise SystemExit(f"error: suite {suite['name']}: none of its models is installed ({', '.join(missing)})")
+    print(f"suite {suite['name']}: skipping {', '.join(missing)}: not installed "
+          "(pip install -e plugins/<package> adds them)", file=sys.stderr)
+    return {**suite, "models": [m for m in suite["models"] if m["name"] in known]}
 
 
 def cmd_run(args) -> int:
@@ -119,8 +135,18 @@ def cmd_run(args) -> int:
     options = {"address": args.address, "gpus_per_cell": 1 if args.device.startswith("cuda") else 0}
     executor = get_executor(args.executor, **(options if args.executor == "ray" else {}))
     start = time.perf_counter()
-    records = run_grid(cells, store, executor=executor, data_root=args.data_root, device=args.device,
-                       command=command, force=args.force, progress=_say)
+    interrupted = False
+    previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
+    try:
+        records = run_grid(cells, store, executor=executor, data_root=args.data_root, device=args.device,
+                           command=command, force=args.force, progress=_say)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the finished cells are kept, and published below
+        interrupted, records = True, []
+        print("interrupted: publishing the finished cells; rerun the same command to complete the rest",
+              file=sys.stderr)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     duration = time.perf_counter() - start
     failed = [r for r in records if r.get("status") == "failed"]
     datasets = sorted({c.dataset for c in cells})
@@ -129,7 +155,18 @@ def cmd_run(args) -> int:
         _publish(store, ds, out_dir, command=command, duration=duration, suite=suite)
     for r in failed:
         print(f"FAILED {r['cell']}: {r.get('error')}", file=sys.stderr)
-    return 1 if failed else 0
+    return 130 if interrupted else 1 if failed else 0
+
+
+def _interrupt(signum, frame):
+    """SIGTERM (a scheduler's stop) handled like Ctrl-C: stop the grid, keep and publish what finished."""
+    raise KeyboardInterrupt
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def _publish(store, dataset: str, out_dir: Path, *, command: str, duration=None, suite=None) -> None:

@@ -35,6 +35,7 @@ def load_suite(name_or_path: str) -> dict:
         if key not in suite:
             raise VadbenchError(f"{path}: suite lacks the key {key!r}")
     suite.setdefault("seeds", [0])
+    suite.setdefault("name", path.stem)
     suite["file"] = str(path)
     return suite
 
