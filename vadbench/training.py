@@ -30,6 +30,25 @@ import numpy as np
 import torch
 
 
+def start_fit(ctx, *, threads: int | None, device) -> tuple[np.random.Generator, torch.device]:
+    """What a plugin's ``fit`` does first: its thread count, its seeds and its device, from the run context.
+
+    Seeds torch's global generator with ``ctx.seed`` (so a network built next is
+    reproducible) and returns a NumPy generator seeded the same way, with the
+    device to train on (``ctx.device`` when the run sets one, else ``device``).
+
+    >>> from vadbench import RunContext
+    >>> rng, dev = start_fit(RunContext(cache_dir=".", seed=3), threads=None, device="cpu")
+    >>> int(rng.integers(100)) == int(np.random.default_rng(3).integers(100)), str(dev)
+    (True, 'cpu')
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    seed = int(getattr(ctx, "seed", 0))
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed), torch.device(getattr(ctx, "device", None) or device)
+
+
 def train_epochs(params: Iterable[torch.nn.Parameter], loss_of: Callable[[np.ndarray], torch.Tensor], *,
                  n_items: int, epochs: int, batch_size: int, lr: float, rng: np.random.Generator,
                  max_steps: int | None = None, log: Callable[[str], None] | None = None, name: str = "model",

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 
 from vadbench import Model, Scores
 from vadbench.metrics import minmax
-from vadbench.training import train_epochs
+from vadbench.training import start_fit, train_epochs
+from vadbench.windows import score_windows
 
 
 class WindowModel(Model):
@@ -75,12 +76,7 @@ class WindowModel(Model):
         return video.read(gray=True, size=self.size)
 
     def fit(self, train, ctx) -> None:
-        if self.threads:
-            torch.set_num_threads(self.threads)
-        seed = int(getattr(ctx, "seed", 0))
-        self.device = torch.device(getattr(ctx, "device", None) or self.device)
-        rng = np.random.default_rng(seed)
-        torch.manual_seed(seed)
+        rng, self.device = start_fit(ctx, threads=self.threads, device=self.device)
         self.net = self.build_net().to(self.device)
         videos = [self._read(v) for v in train]
         k = self.window
@@ -121,26 +117,10 @@ class WindowModel(Model):
     def score(self, video) -> Scores:
         if self.threads:
             torch.set_num_threads(self.threads)
-        frames = self._read(video)
-        n, k = len(frames), self.window
-        if n < k:  # too short for one window: pad in front with the first frame
-            frames = np.concatenate([np.repeat(frames[:1], k - n, 0), frames])
-        x = torch.from_numpy(frames).to(self.device)
-        raw, maps = [], []
         self.net.eval()
-        with torch.inference_mode():
-            for t0 in range(k - 1, len(frames), self.score_batch):
-                ts = range(t0, min(t0 + self.score_batch, len(frames)))
-                windows = torch.stack([x[t - k + 1:t + 1] for t in ts]).float() / 255.0
-                err = self.error_maps(windows)
-                raw.append(self.reduce(err).cpu())
-                maps.append(F.avg_pool2d(err[:, None], self.map_cell, ceil_mode=True)[:, 0].cpu())
-        s = torch.cat(raw).double().numpy()
-        m = torch.cat(maps).numpy()
-        pad = len(frames) - len(s)
-        s = np.concatenate([np.repeat(s[:1], pad), s])[-n:]
-        m = np.concatenate([np.repeat(m[:1], pad, 0), m])[-n:]
-        return Scores(frame=self.postprocess(s), maps=m.astype(np.float32))
+        s, m = score_windows(self._read(video), self.window, self.error_maps, self.reduce, batch=self.score_batch,
+                             map_cell=self.map_cell, device=self.device)
+        return Scores(frame=self.postprocess(s), maps=m)
 
     # -- state ----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

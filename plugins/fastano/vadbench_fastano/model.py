@@ -33,7 +33,8 @@ import torch.nn.functional as F
 from vadbench import Model, Scores
 from vadbench.losses import gradient_loss
 from vadbench.metrics import minmax
-from vadbench.training import train_epochs
+from vadbench.training import start_fit, train_epochs
+from vadbench.windows import score_windows
 
 from .net import FastAnoNet
 from .transforms import random_transform
@@ -104,12 +105,7 @@ class FastAno(Model):
         return video.read(gray=True, size=self.size)
 
     def fit(self, train, ctx) -> None:
-        if self.threads:
-            torch.set_num_threads(self.threads)
-        seed = int(getattr(ctx, "seed", 0))
-        self.device = torch.device(getattr(ctx, "device", None) or self.device)
-        rng = np.random.default_rng(seed)
-        torch.manual_seed(seed)
+        rng, self.device = start_fit(ctx, threads=self.threads, device=self.device)
         self.net = FastAnoNet(self.width, self.norm, self.train_impl).to(self.device)
 
         videos = [self._read(v) for v in train]
@@ -178,28 +174,12 @@ class FastAno(Model):
     def score(self, video) -> Scores:
         if self.threads:
             torch.set_num_threads(self.threads)
-        frames = self._read(video)
-        n = len(frames)
-        if n < CONTEXT + 1:  # too short to predict anything: pad in front with the first frame
-            frames = np.concatenate([np.repeat(frames[:1], CONTEXT + 1 - n, 0), frames])
-        x = torch.from_numpy(frames).to(self.device)
-        raw, maps = [], []
         self.net.eval()
-        with torch.inference_mode():
-            for t0 in range(CONTEXT, len(frames), self.score_batch):
-                idx = torch.arange(t0, min(t0 + self.score_batch, len(frames)))
-                windows = torch.stack([x[i - CONTEXT:i + 1] for i in idx.tolist()])[:, None].float() / 255.0
-                err = self.errors(windows)
-                raw.append(self.reduce(err).cpu())
-                maps.append(F.avg_pool2d(err[:, None], self.map_cell, ceil_mode=True)[:, 0].cpu())
-        s = torch.cat(raw).double().numpy()
-        m = torch.cat(maps).numpy()
-        pad = len(frames) - len(s)
-        s = np.concatenate([np.repeat(s[:1], pad), s])[-n:]
-        m = np.concatenate([np.repeat(m[:1], pad, 0), m])[-n:]
+        s, m = score_windows(self._read(video), CONTEXT + 1, self.errors, self.reduce, batch=self.score_batch,
+                             map_cell=self.map_cell, device=self.device, channel_axis=True)
         if self.normalize:
             s = minmax(s)
-        return Scores(frame=s, maps=m.astype(np.float32))
+        return Scores(frame=s, maps=m)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
