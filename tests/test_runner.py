@@ -57,16 +57,20 @@ def test_run_writes_records_leaderboard_and_pareto(tmp_path, suite_file):
     assert "motion-flow" in (boards / "synthetic.md").read_text()
 
 
-def test_a_suite_model_no_plugin_registers_is_skipped_with_a_notice(tmp_path, capsys):
-    path = tmp_path / "partly.toml"
-    path.write_text(SUITE + '\n[[models]]\nname = "not-installed-model"\n')
-    assert _run(tmp_path, path) == 0
+def test_a_shipped_suite_skips_models_no_plugin_registers(capsys):
+    from vadbench.cli import _installed_part
+    from vadbench.suites import HERE, load_suite
+
+    suite = load_suite("synthetic")
+    suite["models"] = [*suite["models"], {"name": "not-installed-model"}]
+    kept = _installed_part(suite)
+    assert "not-installed-model" not in [m["name"] for m in kept["models"]]
+    assert [m["name"] for m in kept["models"]] == [m["name"] for m in load_suite("synthetic")["models"]]
     assert "skipping not-installed-model: not installed" in capsys.readouterr().err
-    assert len(list((tmp_path / "res" / "records").glob("*.json"))) == 2
-    alone = tmp_path / "none.toml"
-    alone.write_text('dataset = "synthetic"\n[[models]]\nname = "not-installed-model"\n')
     with pytest.raises(SystemExit, match="none of its models is installed"):
-        _run(tmp_path, alone)
+        _installed_part({**suite, "models": [{"name": "not-installed-model"}]})
+    own = {**suite, "file": "/somewhere/else/mine.toml"}  # a user's suite is taken as written
+    assert _installed_part(own) is own and HERE.is_dir()
 
 
 def test_rerun_computes_only_missing_cells(tmp_path, suite_file):
