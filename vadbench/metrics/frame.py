@@ -350,7 +350,7 @@ def video_breakdown(scores, labels, *, video_ids: Sequence[Hashable] | None = No
         rest_y = np.concatenate([v for j, v in enumerate(y) if j != i] or [np.zeros(0)])
         rows.append({
             "video": ids[i], "frames": int(a.size), "anomalous": float(b.mean()) if b.size else 0.0,
-            "auc": _auc(a, b) if 0 < b.sum() < b.size else None,
+            "auc": _video_auc(a, b, "drop", ids[i]),
             "normal_median": float(np.median(a[b == 0])) if (b == 0).any() else None,
             "anomalous_median": float(np.median(a[b == 1])) if (b == 1).any() else None,
             "micro_without": _auc(rest_s, rest_y) if 0 < rest_y.sum() < rest_y.size else None,
