@@ -83,6 +83,21 @@ def test_rerun_computes_only_missing_cells(tmp_path, suite_file):
     assert removed.exists() and kept.stat().st_mtime_ns == kept_mtime
 
 
+def test_rerun_redoes_a_cell_whose_model_settings_changed(tmp_path, suite_file, capsys):
+    """A record made under another registered default is not taken for the current model's."""
+    assert _run(tmp_path, suite_file) == 0
+    old, kept = sorted((tmp_path / "res" / "records").glob("*.json"))
+    kept_mtime = kept.stat().st_mtime_ns
+    record = json.loads(old.read_text())
+    record["model"]["config"]["a_setting_since_removed"] = 1  # as if written by an older version
+    old.write_text(json.dumps(record))
+    capsys.readouterr()
+    assert _run(tmp_path, suite_file) == 0
+    assert "settings changed since its record was written" in capsys.readouterr().err
+    assert "a_setting_since_removed" not in json.loads(old.read_text())["model"]["config"]
+    assert kept.stat().st_mtime_ns == kept_mtime
+
+
 def test_stored_scores_recompute_the_recorded_metrics(tmp_path, suite_file, capsys):
     assert _run(tmp_path, suite_file) == 0
     assert main(["eval", "--results", str(tmp_path / "res")]) == 0

@@ -13,6 +13,7 @@ teachers = pytest.importorskip("vadbench_teachers")
 from vadbench_teachers.ae import AutoencoderTeacher
 from vadbench_teachers.attr import AttributeTeacher
 from vadbench_teachers.base import smooth_along_tracks, with_context
+from vadbench_teachers.ssl import IRREGULAR, SequenceTeacher
 from vadbench_teachers.detector import BackgroundDetector, box_iou, merge_boxes
 from vadbench_teachers.maps import box_maps, pool_maps, rasterize
 from vadbench_teachers.tracker import IoUTracker
@@ -137,6 +138,7 @@ def test_pooling_by_hand_and_box_maps_agree_with_rasterized_pooling():
 QUICK = {
     AttributeTeacher: {},
     AutoencoderTeacher: {"epochs": 8, "train_stride": 1, "batch_size": 32, "lr": 3e-3},
+    SequenceTeacher: {"epochs": 8, "train_stride": 1, "batch_size": 32, "lr": 3e-3, "crop": 16},
 }
 
 
@@ -221,7 +223,7 @@ def test_plugin_registers_the_teachers():
             names[name] = (factory, family, kw)
 
     plugin.vadbench_register_models(Reg())
-    assert {"teacher-attr", "teacher-ae"} <= set(names)
+    assert {"teacher-attr", "teacher-ae", "teacher-ssl"} <= set(names)
     assert all(family == "teacher" for _, family, _ in names.values())
     assert all("quick" in kw for _, _, kw in names.values())
 
@@ -238,3 +240,18 @@ def test_the_run_seed_drives_a_trained_teacher(fitted, tmp_path):
         scores.setdefault(seed, []).append(model.score(test).frame)
     np.testing.assert_array_equal(scores[0][0], scores[0][1])
     assert not np.allclose(scores[0][0], scores[1][0])
+
+
+def test_sequence_teacher_learns_its_three_tasks(fitted):
+    """Irregular sequences skip frames; the trained heads tell backwards and skipped motion apart."""
+    assert len(IRREGULAR) == 69 and (IRREGULAR[:, -1] == 8).all() and (IRREGULAR[:, 0] < 4).all()
+    assert (np.diff(IRREGULAR, axis=1) > 0).all()
+    model = fitted[SequenceTeacher]
+    seq = model.video_objects(video("walk", walkers(21, n=30)))["seq"]
+    x = model._tensor(seq)
+    fwd, skipped = x[:, [4, 5, 6, 7, 8]], x[:, [0, 2, 4, 6, 8]]
+    with torch.inference_mode():
+        p_fwd, p_back, p_skip = (torch.sigmoid(model.net.logits(s)) for s in (fwd, fwd.flip(1), skipped))
+    assert p_back[:, 0].mean() > p_fwd[:, 0].mean() + 0.2
+    assert p_skip[:, 1].mean() > p_fwd[:, 1].mean() + 0.2
+    assert model._components(seq).shape == (len(seq), 3)

@@ -227,6 +227,25 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
 
 
+def settings_changed(record: dict, cell: Cell) -> bool:
+    """Whether a finished cell's record was made with other model settings than ``cell`` would use now.
+
+    A cell's id hashes only the suite's overrides, so a changed registered default
+    (or class default) would otherwise be hidden behind an old record. Failed
+    records, and models that cannot be built here, are left alone.
+    """
+    if record.get("status") != "ok":
+        return False
+    try:
+        now = getattr(create_model(cell.model, **cell.model_config), "config", None)
+    except Exception:  # noqa: BLE001 - not installed here: keep the record
+        return False
+    if now is None:
+        return False
+    as_json = lambda c: json.dumps(c, sort_keys=True, default=str)  # noqa: E731 - tuples read back as lists
+    return as_json(json.loads(as_json(now))) != as_json(record.get("model", {}).get("config", {}))
+
+
 def run_grid(cells: list[Cell], store: ResultsStore, *, executor=None, data_root=None,
              device: str = "cpu", command: str = "", force: bool = False,
              progress: Callable[[str], None] | None = None) -> list[dict]:
@@ -236,10 +255,15 @@ def run_grid(cells: list[Cell], store: ResultsStore, *, executor=None, data_root
     for cell in cells:
         cid = store.cell_id(cell.model, cell.dataset, cell.seed,
                             {"model": cell.model_config, "dataset": cell.dataset_options})
-        if store.has(cid) and not force:
-            done.append(store.read(cid))
-        else:
+        record = store.read(cid) if store.has(cid) and not force else None
+        if record is not None and settings_changed(record, cell):
+            if progress:
+                progress(f"{cid}: the model's settings changed since its record was written; running it again")
+            record = None
+        if record is None:
             todo.append(cell)
+        else:
+            done.append(record)
     if progress and done:
         progress(f"{len(done)} of {len(cells)} cells already in {store.root}; running {len(todo)}")
 
