@@ -13,9 +13,9 @@ teachers = pytest.importorskip("vadbench_teachers")
 from vadbench_teachers.ae import AutoencoderTeacher
 from vadbench_teachers.attr import AttributeTeacher
 from vadbench_teachers.base import smooth_along_tracks, with_context
-from vadbench_teachers.ssl import IRREGULAR, SequenceTeacher
 from vadbench_teachers.detector import BackgroundDetector, box_iou, merge_boxes
 from vadbench_teachers.maps import box_maps, pool_maps, rasterize
+from vadbench_teachers.ssl import IRREGULAR, SequenceTeacher
 from vadbench_teachers.tracker import IoUTracker
 
 from vadbench import RunContext

@@ -242,7 +242,10 @@ def settings_changed(record: dict, cell: Cell) -> bool:
         return False
     if now is None:
         return False
-    as_json = lambda c: json.dumps(c, sort_keys=True, default=str)  # noqa: E731 - tuples read back as lists
+    def as_json(config) -> str:
+        return json.dumps(config, sort_keys=True, default=str)
+
+    # the record was read back from JSON (tuples became lists): compare both in that form
     return as_json(json.loads(as_json(now))) != as_json(record.get("model", {}).get("config", {}))
 
 
