@@ -94,18 +94,22 @@ def test_sigkill_mid_cell_then_rerun_completes_only_the_rest(tmp_path):
         assert record["status"] == "ok" and len(store.load_scores(record)) == 3
 
 
-def test_sigterm_publishes_the_finished_cells(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_publishes_the_finished_cells(tmp_path, stop):
+    """SIGINT even when the run started with it ignored, as a background job of a shell script does."""
     suite = tmp_path / "term.toml"
     suite.write_text(SUITE.replace("seeds = [0, 1, 2]", "seeds = [0, 1, 2, 3, 4, 5]"))
     results = tmp_path / "res"
     cmd = [sys.executable, "-m", "vadbench.cli", "run", "--suite", str(suite), "--results", str(results)]
+    # started as a shell script starts a background job: SIGINT ignored, and exec keeps it so
+    cmd = ["sh", "-c", 'trap "" INT; exec "$0" "$@"', *cmd]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     records = results / "records"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None and not list(records.glob("*.json")):
         time.sleep(0.01)
     assert proc.poll() is None, "the run ended before it could be stopped"
-    os.kill(proc.pid, signal.SIGTERM)
+    os.kill(proc.pid, stop)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted: publishing the finished cells" in err

@@ -145,7 +145,9 @@ def cmd_run(args) -> int:
     executor = get_executor(args.executor, **(options if args.executor == "ray" else {}))
     start = time.perf_counter()
     interrupted = False
-    previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
+    # SIGINT too: a job started in the background of a script has it ignored, and kill -INT must still stop it
+    handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)} \
+        if _main_thread() else {}
     try:
         records = run_grid(cells, store, executor=executor, data_root=args.data_root, device=args.device,
                            command=command, force=args.force, progress=_say)
@@ -154,8 +156,8 @@ def cmd_run(args) -> int:
         print("interrupted: publishing the finished cells; rerun the same command to complete the rest",
               file=sys.stderr)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, previous in handlers.items():
+            signal.signal(sig, previous)
     duration = time.perf_counter() - start
     failed = [r for r in records if r.get("status") == "failed"]
     datasets = sorted({c.dataset for c in cells})
@@ -168,7 +170,7 @@ def cmd_run(args) -> int:
 
 
 def _interrupt(signum, frame):
-    """SIGTERM (a scheduler's stop) handled like Ctrl-C: stop the grid, keep and publish what finished."""
+    """SIGTERM (a scheduler's stop) and SIGINT handled like Ctrl-C: stop the grid, keep and publish what finished."""
     raise KeyboardInterrupt
 
 
