@@ -1,9 +1,11 @@
 """Per-video figures: score against frame, ground truth shaded, optional alert thresholds.
 
-Scores of different models live on different scales; each model's curve is
-min-max scaled over the whole test split for display only (the scaling is
-monotone per model, so it changes nothing about ranking), and a threshold is
-scaled with the same map.
+Scores of different models live on different scales, often with long tails
+that would flatten a min-max scaled curve. Each model's curve is therefore
+drawn as the pooled rank of each (smoothed) score among all of that model's
+test frames: 0.9 means the frame outranks 90% of them. That is exactly what
+micro AUC compares, and the map is monotone per model, so a threshold is drawn
+through the same map.
 """
 
 from __future__ import annotations
@@ -28,6 +30,23 @@ def _spans(labels: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
+def pooled_rank(pool: np.ndarray):
+    """A function: score -> its mid-rank among ``pool`` as a fraction (0 below all, 1 above all).
+
+    >>> rank = pooled_rank(np.array([1.0, 2.0, 3.0, 100.0]))
+    >>> rank(np.array([0.5, 2.0, 50.0, 200.0])).tolist()
+    [0.0, 0.375, 0.75, 1.0]
+    """
+    ordered = np.sort(np.asarray(pool, float).ravel())
+    n = max(len(ordered), 1)
+
+    def rank(x):
+        x = np.asarray(x, float)
+        return (np.searchsorted(ordered, x, "left") + np.searchsorted(ordered, x, "right")) / (2 * n)
+
+    return rank
+
+
 def plot_video_curves(series: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[str, np.ndarray],
                       out_base: str | Path, *, videos: Sequence[str] | None = None, title: str = "",
                       thresholds: Mapping[str, float] | None = None, sigma: float | None = None) -> list[Path]:
@@ -47,13 +66,11 @@ def plot_video_curves(series: Mapping[str, Mapping[str, np.ndarray]], labels: Ma
     for model, per_video in series.items():
         smooth = {v: (gaussian_filter1d(np.asarray(s, float), sigma) if sigma else np.asarray(s, float))
                   for v, s in per_video.items()}
-        lo = min(float(s.min()) for s in smooth.values())
-        hi = max(float(s.max()) for s in smooth.values())
-        scale = (hi - lo) or 1.0
+        rank = pooled_rank(np.concatenate(list(smooth.values())))
         for ax, vid in zip(axes[:, 0], videos, strict=True):
-            line, = ax.plot((smooth[vid] - lo) / scale, lw=1.2, label=model)
+            line, = ax.plot(rank(smooth[vid]), lw=1.2, label=model)
             if thresholds and model in thresholds:
-                ax.axhline((thresholds[model] - lo) / scale, color=line.get_color(), ls="--", lw=0.8)
+                ax.axhline(float(rank(thresholds[model])), color=line.get_color(), ls="--", lw=0.8)
     for ax, vid in zip(axes[:, 0], videos, strict=True):
         for a, b in _spans(labels[vid]):
             ax.axvspan(a - 0.5, b + 0.5, color="#f4a6a6", alpha=0.35, lw=0)
@@ -61,9 +78,10 @@ def plot_video_curves(series: Mapping[str, Mapping[str, np.ndarray]], labels: Ma
         ax.set_ylim(-0.05, 1.05)
         ax.set_ylabel(f"video {vid}")
     axes[0, 0].legend(loc="upper left", fontsize=8, ncol=min(4, len(series)))
-    axes[-1, 0].set_xlabel("frame (ground-truth anomalous frames shaded; scores min-max scaled per model)")
+    axes[-1, 0].set_xlabel("frame (ground-truth anomalous frames shaded; each score as its rank among the "
+                           "model's test frames)")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title above the legend
     paths = []
     for ext in ("png", "svg"):
         buf = io.BytesIO()
