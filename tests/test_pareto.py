@@ -71,3 +71,22 @@ def test_load_literature(tmp_path):
     p.write_text("method,dataset\nA,ped2\n")
     with pytest.raises(Exception, match="lacks the column"):
         load_literature(p, "ped2")
+
+
+def test_labels_of_clustered_points_do_not_overlap():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from vadbench.pareto import place_labels
+
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_xscale("log")
+    points = [(1000 + 15 * i, 84 + 0.3 * (i % 3), f"student-ablation-{i}") for i in range(6)] + [(10, 60, "far")]
+    ax.scatter([p[0] for p in points], [p[1] for p in points])
+    texts = place_labels(fig, ax, points)
+    fig.canvas.draw()
+    boxes = [t.get_window_extent(fig.canvas.get_renderer()) for t in texts]
+    assert len(boxes) == 7
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])

@@ -86,6 +86,28 @@ def _lit_value(row: Mapping, key: str) -> float | None:
     return _finite(value)
 
 
+def place_labels(fig, ax, points: Sequence[tuple[float, float, str]], fontsize: float = 8) -> list:
+    """Label each point beside it, moving a label up or down until it overlaps no label placed before.
+
+    Points are labelled from the most to the least accurate; each label tries
+    offsets of 4, -6, 14, -16, ... points above its marker. Returns the texts.
+    """
+    fig.canvas.draw()  # settles the layout, so that label extents are known
+    renderer = fig.canvas.get_renderer()
+    placed, texts = [], []
+    for xv, yv, label in sorted(points, key=lambda p: -p[1]):
+        text = ax.annotate(label, (xv, yv), xytext=(4, 4), textcoords="offset points", fontsize=fontsize)
+        for step in range(24):
+            dy = 4 + (step + 1) // 2 * 10 * (1 if step % 2 == 0 else -1)
+            text.set_position((4, dy))
+            box = text.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+        placed.append(box)
+        texts.append(text)
+    return texts
+
+
 def plot_pareto(rows: Sequence[Mapping], *, x: str = "fps_e2e", y: str = "micro_auc",
                 out_base: str | os.PathLike, title: str, machine: Mapping | str | None = None,
                 literature: Sequence[Mapping] | None = None) -> list[Path]:
@@ -144,7 +166,6 @@ def plot_pareto(rows: Sequence[Mapping], *, x: str = "fps_e2e", y: str = "micro_
         ax.scatter([xv], [yv], s=40, color=colour, zorder=3,
                    label=family if family not in families_drawn else None)
         families_drawn.add(family)
-        ax.annotate(str(r.get("model")), (xv, yv), xytext=(4, 4), textcoords="offset points", fontsize=8)
     front = [pts[i] for i in pareto_front([(p[0], p[1]) for p in pts])]
     if front:
         ax.step([p[0] for p in front], [p[1] for p in front], where="pre", color="black", lw=1.2,
@@ -175,6 +196,7 @@ def plot_pareto(rows: Sequence[Mapping], *, x: str = "fps_e2e", y: str = "micro_
         fig.text(0.01, 0.005, "\n".join(notes), fontsize=6, va="bottom", ha="left", wrap=True)
         reserve = 0.015 * (len(notes) + 1)
         fig.get_layout_engine().set(rect=(0, reserve, 1, 1 - reserve))
+    place_labels(fig, ax, [(xv, yv, str(r.get("model"))) for xv, yv, r in pts])
 
     written = []
     for ext, kwargs in (("png", {"dpi": 150, "metadata": {"Software": None}}),
