@@ -90,7 +90,8 @@ def place_labels(fig, ax, points: Sequence[tuple[float, float, str]], fontsize: 
     """Label each point beside it, moving a label up or down until it overlaps no label placed before.
 
     Points are labelled from the most to the least accurate; each label tries
-    offsets of 4, -6, 14, -16, ... points above its marker. Returns the texts.
+    offsets of 4, -6, 14, -16, 24, ... points above its marker, and one that moved
+    gets a thin leader line to its marker. Returns the texts.
     """
     fig.canvas.draw()  # settles the layout, so that label extents are known
     renderer = fig.canvas.get_renderer()
@@ -103,6 +104,11 @@ def place_labels(fig, ax, points: Sequence[tuple[float, float, str]], fontsize: 
             box = text.get_window_extent(renderer)
             if not any(box.overlaps(other) for other in placed):
                 break
+        if dy != 4:  # moved away from its marker: a thin leader line says whose label it is
+            text.remove()
+            text = ax.annotate(label, (xv, yv), xytext=(4, dy), textcoords="offset points", fontsize=fontsize,
+                               arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "#888888", "shrinkA": 0,
+                                           "shrinkB": 3})
         placed.append(box)
         texts.append(text)
     return texts
