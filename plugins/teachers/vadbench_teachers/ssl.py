@@ -54,7 +54,13 @@ IRREGULAR = np.array([c + (8,) for c in itertools.combinations(range(8), 4) if c
 
 
 class SequenceNet(nn.Module):
-    """Shared conv trunk over 5 stacked crops; two logits (backwards, irregular) and the middle crop."""
+    """Shared conv trunk over 5 stacked crops; two logits (backwards, irregular) and the middle crop.
+
+    >>> net = SequenceNet(crop=16)
+    >>> x = torch.zeros(3, 5, 16, 16)
+    >>> tuple(net.logits(x).shape), tuple(net.predict_middle(x).shape)
+    ((3, 2), (3, 16, 16))
+    """
 
     def __init__(self, crop: int = 24, width: int = 32, hidden: int = 128):
         super().__init__()
