@@ -7,6 +7,9 @@ measures its motion over ``factor`` frames instead of one). A proxy anomalous
 frame is a real frame in which one random object is replaced by its fast
 version; the proxy frame AUC compares the frames' maximum object scores with and
 without the swap. The object AUC compares each object with its fast self.
+For a teacher with groups of scores (``group_scores``), the frame AUC of every
+combination of groups scored as their mean is reported too
+(``frame_auc_<group>+<group>``).
 
 No test video is read: this is where settings may be compared.
 
@@ -16,6 +19,7 @@ No test video is read: this is where settings may be compared.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -58,7 +62,7 @@ def main(argv=None) -> dict:
     fit_s = time.perf_counter() - t0
     fast = model.speedup(args.factor)
     rng = np.random.default_rng(args.seed)
-    frame_normal, frame_fast, obj_normal, obj_fast = [], [], [], []
+    obj_normal, obj_fast, picks = [], [], []
     groups_a, groups_b = [], []
     for v in val_videos:
         a = model.video_objects(v)
@@ -70,14 +74,22 @@ def main(argv=None) -> dict:
             groups_b.append(model.group_scores(b))
         obj_normal.append(sa)
         obj_fast.append(sb)
-        for t in np.unique(a["frame"]):
-            idx = np.flatnonzero(a["frame"] == t)
-            j = rng.choice(idx)
-            frame_normal.append(sa[idx].max())
-            frame_fast.append(max(sa[idx[idx != j]].max(initial=0.0), sb[j]))
-    y = np.r_[np.zeros(len(frame_normal)), np.ones(len(frame_fast))]
+        # per frame: its objects and the one swapped for its fast version
+        picks.append([(idx, rng.choice(idx)) for idx in (np.flatnonzero(a["frame"] == t)
+                                                         for t in np.unique(a["frame"]))])
+
+    def frame_auc(normal: list[np.ndarray], fast: list[np.ndarray]) -> float:
+        """Frames' maximum object score, as they are against with one object swapped for its fast self."""
+        plain, swapped = [], []
+        for sa, sb, frames in zip(normal, fast, picks, strict=True):
+            for idx, j in frames:
+                plain.append(sa[idx].max())
+                swapped.append(max(sa[idx[idx != j]].max(initial=0.0), sb[j]))
+        y = np.r_[np.zeros(len(plain)), np.ones(len(swapped))]
+        return round(roc_auc_score(y, np.r_[plain, swapped]), 4)
+
     out = {"model": args.model, "config": json.loads(args.config), "factor": args.factor,
-           "proxy_frame_auc": round(roc_auc_score(y, np.r_[frame_normal, frame_fast]), 4),
+           "proxy_frame_auc": frame_auc(obj_normal, obj_fast),
            "proxy_object_auc": round(roc_auc_score(np.r_[np.zeros(sum(map(len, obj_normal))),
                                                           np.ones(sum(map(len, obj_fast)))],
                                                     np.r_[np.concatenate(obj_normal), np.concatenate(obj_fast)]), 4),
@@ -86,6 +98,11 @@ def main(argv=None) -> dict:
         ga = np.concatenate([x[g] for x in groups_a])
         gb = np.concatenate([x[g] for x in groups_b])
         out[f"object_auc_{g}"] = round(roc_auc_score(np.r_[np.zeros(len(ga)), np.ones(len(gb))], np.r_[ga, gb]), 4)
+    # every combination of groups scored as their mean: how a teacher's scoring groups can be chosen
+    names = list(groups_a[0]) if groups_a else []
+    for combo in (c for n in range(1, len(names) + 1) for c in itertools.combinations(names, n)):
+        normal, fast_ = ([sum(x[g] for g in combo) / len(combo) for x in gs] for gs in (groups_a, groups_b))
+        out[f"frame_auc_{'+'.join(combo)}"] = frame_auc(normal, fast_)
     print(json.dumps(out))
     return out
 
