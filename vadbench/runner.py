@@ -240,13 +240,8 @@ def settings_changed(record: dict, cell: Cell) -> bool:
         now = getattr(create_model(cell.model, **cell.model_config), "config", None)
     except Exception:  # noqa: BLE001 - not installed here: keep the record
         return False
-    if now is None:
-        return False
-    def as_json(config) -> str:
-        return json.dumps(config, sort_keys=True, default=str)
-
-    # the record was read back from JSON (tuples became lists): compare both in that form
-    return as_json(json.loads(as_json(now))) != as_json(record.get("model", {}).get("config", {}))
+    # canonical JSON on both sides (a tuple of the live config and the record's list agree)
+    return now is not None and config_hash(now) != config_hash(record.get("model", {}).get("config", {}))
 
 
 def run_grid(cells: list[Cell], store: ResultsStore, *, executor=None, data_root=None,
