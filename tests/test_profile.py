@@ -156,3 +156,15 @@ def test_profile_command_times_fitted_and_untrained_models_end_to_end(tmp_path, 
     assert all(r["fps_e2e"] > 0 and r["e2e_frames"] > 0 for r in records.values())
     assert records["motion-flow"]["ratio_fps_e2e_vs_motion-diff"] > 0
     assert "motion-flow" in capsys.readouterr().out
+
+
+def test_a_fitted_student_counts_its_network_once():
+    """The BatchNorm-folded inference copy a student builds after fit is not a second network."""
+    pytest.importorskip("vadbench_fastaed", reason="the Fast-AED plugin is not installed")
+    from vadbench import create_model
+
+    model = create_model("fastaed-xs")
+    before = count_params(model)
+    model.infer_net()  # builds and keeps the folded copy, as scoring does
+    assert isinstance(model._infer, torch.nn.Module)
+    assert count_params(model) == before == sum(p.numel() for p in model.net.parameters())

@@ -198,7 +198,8 @@ def _torch_modules(model: Any) -> list:
     if isinstance(model, torch.nn.Module):
         return [model]
     found = []
-    candidates = list(vars(model).values()) if hasattr(model, "__dict__") else []
+    # a private attribute (``_infer``: an inference copy rebuilt from the weights) is a cache, not the model
+    candidates = [v for k, v in vars(model).items() if not k.startswith("_")] if hasattr(model, "__dict__") else []
     module = getattr(model, "module", None)
     if module is not None:
         candidates.append(module)
@@ -212,13 +213,17 @@ def _torch_modules(model: Any) -> list:
 def count_params(model: Any) -> int:
     """Number of torch parameters the model holds, 0 if none.
 
-    Looks at the model itself if it is an ``nn.Module``, else at its attributes
-    that are ``nn.Module`` (also inside a list, tuple or dict attribute) and at
-    ``model.module``; a parameter shared by two of them counts once.
+    Looks at the model itself if it is an ``nn.Module``, else at its public
+    attributes that are ``nn.Module`` (also inside a list, tuple or dict
+    attribute) and at ``model.module``; a parameter shared by two of them counts
+    once. Private attributes (a leading ``_``) are caches derived from the
+    weights, such as a BatchNorm-folded inference copy, and do not count.
 
     >>> import torch
     >>> class M:
-    ...     def __init__(self): self.net = torch.nn.Linear(3, 2); self.alias = self.net
+    ...     def __init__(self):
+    ...         self.net = torch.nn.Linear(3, 2); self.alias = self.net
+    ...         self._infer = torch.nn.Linear(3, 2)  # a derived copy
     >>> count_params(M()), count_params(object())
     (8, 0)
     """
