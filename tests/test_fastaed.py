@@ -24,8 +24,8 @@ from vadbench import RunContext
 from vadbench.data import FrameSource, Video
 from vadbench.data.video import Split
 
-TINY = dict(size=(48, 32), widths=(8, 16, 16), stem_stride=1, depth=1, heads=1, dim_head=8, mlp_mult=2,
-            head_hidden=8, batch_size=8, infer_batch=8, decode_threads=1, warmup_epochs=0)
+TINY = {"size": (48, 32), "widths": (8, 16, 16), "stem_stride": 1, "depth": 1, "heads": 1, "dim_head": 8,
+        "mlp_mult": 2, "head_hidden": 8, "batch_size": 8, "infer_batch": 8, "decode_threads": 1, "warmup_epochs": 0}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -405,14 +405,14 @@ class FastAED(Model):
     @staticmethod
     def _teacher_copy(name: str, teacher):
         config = dict(getattr(teacher, "config", {}) or {})
-        try:
-            import vadbench
+        import vadbench
 
+        try:
             copy = vadbench.create_model(name, **config)
-            if type(copy) is type(teacher):
-                return copy
         except Exception:  # noqa: BLE001 - not registered (a stub): build from its class
-            pass
+            copy = None
+        if type(copy) is type(teacher):
+            return copy
         copy = type(teacher)(**config)
         copy.name = name
         return copy

@@ -32,6 +32,7 @@ Discriminator (:class:`MapDiscriminator`)
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -139,7 +140,7 @@ class ConvEncoder(nn.Module):
         super().__init__()
         widths = list(widths)
         self.stem = conv_bn_relu(in_ch, widths[0], stem_kernel, stem_stride, reflect=reflect)
-        self.downs = nn.ModuleList(conv_bn_relu(a, b, 3, 2) for a, b in zip(widths[:-1], widths[1:]))
+        self.downs = nn.ModuleList(conv_bn_relu(a, b, 3, 2) for a, b in itertools.pairwise(widths))
         self.channels = widths
 
     def forward(self, x) -> list[torch.Tensor]:
@@ -310,7 +311,7 @@ class FrameDecoder(nn.Module):
         chans = list(channels)[::-1]  # coarse first
         self.ups = nn.ModuleList(nn.Sequential(nn.ConvTranspose2d(a, b, 2, stride=2, bias=False),
                                                nn.BatchNorm2d(b), nn.ReLU(inplace=True))
-                                 for a, b in zip(chans[:-1], chans[1:]))
+                                 for a, b in itertools.pairwise(chans))
         self.out = nn.Conv2d(chans[-1], out_ch, 1)
 
     def forward(self, z: torch.Tensor, sizes: Sequence[tuple[int, int]]) -> torch.Tensor:
@@ -420,7 +421,7 @@ class InferenceNet(nn.Module):
         with torch.no_grad():
             stem.weight.mul_(input_scale)
         self.encoder, self.blocks, self.fine = net.encoder, net.blocks, net.fine
-        self.score_head = net.heads["1x1"] if "1x1" in net.heads else None
+        self.score_head = net.heads.get("1x1", None)
         maps = {k: h for k, h in net.heads.items() if k != "1x1"}
         self.map_heads = FusedMapHeads(maps) if maps else None
         self.map_keys = list(maps)
@@ -447,19 +448,17 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
     """
     import copy
 
+    from torch.fx.experimental.optimization import fuse
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-    m = copy.deepcopy(module).eval()
     try:
-        from torch.fx.experimental.optimization import fuse
-
-        return fuse(m, inplace=True)
+        return fuse(copy.deepcopy(module).eval(), inplace=True)
     except Exception:  # noqa: BLE001 - not traceable: fold the sequential pairs only
-        pass
+        m = copy.deepcopy(module).eval()
     for parent in m.modules():
         if isinstance(parent, nn.Sequential):
             kids = list(parent._modules.items())
-            for (n1, a), (n2, b) in zip(kids[:-1], kids[1:]):
+            for (n1, a), (n2, b) in itertools.pairwise(kids):
                 if isinstance(a, nn.Conv2d) and type(b) is nn.BatchNorm2d:
                     parent._modules[n1] = fuse_conv_bn_eval(a, b)
                     parent._modules[n2] = nn.Identity()

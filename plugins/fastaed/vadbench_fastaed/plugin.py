@@ -19,13 +19,14 @@ TARGETS = {"teacher-attr": "crossfit", "teacher-ae": "direct", "*": "crossfit"}
 
 # the authors' network (9 colour channels, native 640x360, 16..256 channels, 4 down-samplings,
 # 5 attention blocks of 5 heads x 64; 4,997,747 parameters without the unused out_image conv)
-PAPER = dict(teachers=ALL_TEACHERS, targets=TARGETS, size=(640, 360), color=True, offset=3,
-             widths=(16, 32, 64, 128, 256), stem_kernel=7, stem_stride=1, reflect=True, depth=5, heads=5, dim_head=64, mlp_mult=4, kv_stride=2, head_hidden=64, act="paper",
-             normalize="max", pretrain_epochs=35, epochs=35, batch_size=48, opt="adam", lr=1e-4,
-             weight_decay=5e-6, sched="step", warmup_epochs=0, lam=0.1, d_lr=1e-4, infer_batch=32)
+PAPER = {"teachers": ALL_TEACHERS, "targets": TARGETS, "size": (640, 360), "color": True, "offset": 3,
+         "widths": (16, 32, 64, 128, 256), "stem_kernel": 7, "stem_stride": 1, "reflect": True,
+         "depth": 5, "heads": 5, "dim_head": 64, "mlp_mult": 4, "kv_stride": 2, "head_hidden": 64, "act": "paper",
+         "normalize": "max", "pretrain_epochs": 35, "epochs": 35, "batch_size": 48, "opt": "adam", "lr": 1e-4,
+         "weight_decay": 5e-6, "sched": "step", "warmup_epochs": 0, "lam": 0.1, "d_lr": 1e-4, "infer_batch": 32}
 
 # CPU students (grayscale, reduced input; sized by measurement, see README.md)
-COMMON = dict(teachers=ALL_TEACHERS, targets=TARGETS, epochs=20)
+COMMON = {"teachers": ALL_TEACHERS, "targets": TARGETS, "epochs": 20}
 S = dict(COMMON, size=(120, 80), widths=(16, 24, 48), stem_kernel=3, stem_stride=2, depth=1, heads=2,
          dim_head=24, mlp_mult=2, head_hidden=16, fine_heads=24)
 XS = dict(COMMON, size=(45, 30), widths=(12, 24, 48), stem_kernel=3, stem_stride=1, depth=1, heads=2,
@@ -47,7 +48,8 @@ CONFIGS: dict[str, dict] = {
 for _t in ALL_TEACHERS:  # each teacher alone (fastaed-s uses all of them)
     CONFIGS[f"fastaed-s-{_t.removeprefix('teacher-')}"] = {**S, "teachers": [_t]}
 
-QUICK = dict(epochs=1, pretrain_epochs=0, quick=True, batch_size=16, infer_batch=16, decode_threads=1, speedups=(2,))
+QUICK = {"epochs": 1, "pretrain_epochs": 0, "quick": True, "batch_size": 16, "infer_batch": 16, "decode_threads": 1,
+         "speedups": (2,)}
 QUICK_PAPER = dict(QUICK, size=(64, 36), depth=1, pretrain_epochs=1)
 
 
