@@ -57,6 +57,7 @@ def with_context(frames: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate([frames[idx], frames])
 
 
+FRAME_SCORES = ("max", "log1p")  # how a frame's largest object score becomes its score
 PER_VIDEO = ("shape", "native")  # keys of an Objects dict that are not per object
 
 
@@ -118,9 +119,14 @@ class ObjectTeacher(Model):
     context = 1  # frames needed before the scored one
 
     def __init__(self, scales=DEFAULT_SCALES, detector: dict | None = None, chunk: int = 32,
-                 train_stride: int = 1, track_window: int = 5, seed: int = 0, **config: Any):
+                 train_stride: int = 1, track_window: int = 5, frame_score: str = "max", seed: int = 0,
+                 **config: Any):
+        if frame_score not in FRAME_SCORES:
+            raise ValueError(f"frame_score must be one of {FRAME_SCORES}, not {frame_score!r}")
+        extra = {"frame_score": frame_score} if frame_score != "max" else {}  # the default keeps old config hashes
         super().__init__(scales=list(scales), detector=dict(detector or {}), chunk=chunk,
-                         train_stride=train_stride, track_window=track_window, seed=seed, **config)
+                         train_stride=train_stride, track_window=track_window, seed=seed, **extra, **config)
+        self.frame_score = frame_score
         self.track_window = int(track_window)
         self.scales = tuple(int(s) for s in scales)
         self.detector = BackgroundDetector(**(detector or {}))
@@ -277,8 +283,7 @@ class ObjectTeacher(Model):
         key = str(video.path) + "#" + str(video.id)
         n = len(video)
         s = self.object_scores(objs)
-        frame = np.zeros(n)
-        np.maximum.at(frame, objs["frame"], s)
+        frame = self.frame_scores(n, objs["frame"], s)
         H, W = (int(x) for x in objs["native"])
         ph, pw = (int(x) for x in objs["shape"])
         boxes = scale_boxes(objs["box"], (pw, ph), (W, H))
@@ -290,6 +295,19 @@ class ObjectTeacher(Model):
         largest = scale_key(max(self.scales))
         self._maps[key] = maps
         return Scores(frame=frame, maps=maps[largest], regions=regions)
+
+    def frame_scores(self, n: int, frame: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Score of each of ``n`` frames: its largest object score (0 without objects), then ``frame_score``.
+
+        ``"max"`` keeps that score; ``"log1p"`` takes its ``log1p``, the units the
+        students learn the maps in. It is monotone, so only the per-video temporal
+        smoothing of the evaluation sees the difference: in log units one object
+        scored 100 no longer outweighs the ten frames around it.
+        """
+        out = np.zeros(n)
+        if len(frame):
+            np.maximum.at(out, frame, scores)
+        return np.log1p(out) if self.frame_score == "log1p" else out
 
     def object_scores(self, objs: Objects) -> np.ndarray:
         """Non-negative scores of the objects of one video or chunk, smoothed along tracks."""
@@ -336,11 +354,7 @@ class ObjectTeacher(Model):
         """Per-frame scores (B,) of ``batch`` (B + context, H, W) uint8 consecutive frames: detection included."""
         proc = self._proc(to_numpy(batch))
         objs = self.objects_of_chunk(proc)
-        n = len(proc) - self.context
-        out = np.zeros(n)
-        if len(objs["frame"]):
-            np.maximum.at(out, objs["frame"], self.object_scores(objs))
-        return out
+        return self.frame_scores(len(proc) - self.context, objs["frame"], self.object_scores(objs))
 
     def state_dict(self) -> dict:
         return {"config": json.loads(json.dumps(self.config, default=list)),
