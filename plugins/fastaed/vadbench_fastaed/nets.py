@@ -421,7 +421,7 @@ class InferenceNet(nn.Module):
         with torch.no_grad():
             stem.weight.mul_(input_scale)
         self.encoder, self.blocks, self.fine = net.encoder, net.blocks, net.fine
-        self.score_head = net.heads.get("1x1", None)
+        self.score_head = net.heads["1x1"] if "1x1" in net.heads else None  # noqa: SIM401 - ModuleDict has no get
         maps = {k: h for k, h in net.heads.items() if k != "1x1"}
         self.map_heads = FusedMapHeads(maps) if maps else None
         self.map_keys = list(maps)
