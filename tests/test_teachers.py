@@ -255,3 +255,18 @@ def test_sequence_teacher_learns_its_three_tasks(fitted):
     assert p_back[:, 0].mean() > p_fwd[:, 0].mean() + 0.2
     assert p_skip[:, 1].mean() > p_fwd[:, 1].mean() + 0.2
     assert model._components(seq).shape == (len(seq), 3)
+
+
+def test_log1p_frame_score_is_log1p_of_the_largest_object_score(fitted):
+    model = fitted[AttributeTeacher]
+    logged = AttributeTeacher(**QUICK[AttributeTeacher], frame_score="log1p")
+    logged.load_state_dict(model.state_dict())
+    v = video("fast3", walkers(13, n=24, fast=5.0, fast_from=8))
+    plain, other = model.score(v), logged.score(v)
+    assert np.allclose(other.frame, np.log1p(plain.frame)) and other.frame.max() > 0
+    assert np.array_equal(other.maps, plain.maps) and np.array_equal(other.regions, plain.regions)
+    batch = model.example_input(3)
+    assert np.allclose(logged.forward(batch), np.log1p(model.forward(batch)))
+    assert logged.config["frame_score"] == "log1p" and "frame_score" not in model.config
+    with pytest.raises(ValueError, match="frame_score"):
+        AttributeTeacher(frame_score="mean")

@@ -6,15 +6,17 @@ from .ae import AutoencoderTeacher
 from .attr import AttributeTeacher
 from .ssl import SequenceTeacher
 
-# name -> (factory, quick configuration: trains in seconds on a tiny synthetic dataset)
+# name -> (factory, registered defaults, quick configuration: trains in seconds on a tiny synthetic dataset).
+# frame_score "log1p" where it won the label-free pseudo-anomaly check (README.md, "The label-free check";
+# results/ped2_<teacher>_frame_score_pseudo.json); teacher-ssl lost it and keeps "max".
 MODELS = {
-    "teacher-attr": (AttributeTeacher, {}),
-    "teacher-ae": (AutoencoderTeacher, {"epochs": 2, "batch_size": 32}),
-    "teacher-ssl": (SequenceTeacher, {"epochs": 2, "batch_size": 32}),
+    "teacher-attr": (AttributeTeacher, {"frame_score": "log1p"}, {}),
+    "teacher-ae": (AutoencoderTeacher, {"frame_score": "log1p"}, {"epochs": 2, "batch_size": 32}),
+    "teacher-ssl": (SequenceTeacher, {}, {"epochs": 2, "batch_size": 32}),
 }
 
 
 @hookimpl
 def vadbench_register_models(registry):
-    for name, (cls, quick) in MODELS.items():
-        registry.register(name, cls, family="teacher", quick=quick)
+    for name, (cls, defaults, quick) in MODELS.items():
+        registry.register(name, cls, family="teacher", quick=quick, **defaults)
