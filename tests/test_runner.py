@@ -220,3 +220,28 @@ def test_models_pick_part_of_a_suite_with_its_settings(tmp_path, suite_file, cap
     assert record["dataset"]["options"]["n_test"] == 3  # the suite's dataset options came along
     with pytest.raises(SystemExit, match="no model motion-nope"):
         _run(tmp_path, suite_file, "--models", "motion-nope")
+
+
+def test_git_commit_marks_uncommitted_code(tmp_path):
+    import shutil
+    import subprocess
+
+    from vadbench.runner import git_commit
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    assert git_commit(tmp_path) is None  # not a checkout
+    run = lambda *a: subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *a], cwd=tmp_path,
+                                    check=True, capture_output=True)
+    run("init", "-q")
+    (tmp_path / "vadbench").mkdir()
+    (tmp_path / "vadbench" / "m.py").write_text("x = 1\n")
+    (tmp_path / "results.json").write_text("{}\n")
+    run("add", ".")
+    run("commit", "-q", "-m", "c")
+    clean = git_commit(tmp_path)
+    assert clean is not None and len(clean) == 40
+    (tmp_path / "results.json").write_text('{"a": 1}\n')  # a results file changed: still clean
+    assert git_commit(tmp_path) == clean
+    (tmp_path / "vadbench" / "m.py").write_text("x = 2\n")
+    assert git_commit(tmp_path) == clean + "+dirty"

@@ -78,11 +78,21 @@ def open_dataset(name: str, options: dict, *, root=None, cache_dir=None):
 
 
 def git_commit(cwd: Path | None = None) -> str | None:
+    """The checkout's HEAD commit, with ``+dirty`` when the code (``vadbench/``, ``plugins/``) differs from it.
+
+    Only code counts: a publishing run rewrites tracked files of the results
+    store and the leaderboards itself. None outside a git checkout.
+    """
+    where = cwd or Path(__file__).parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], check=False, cwd=cwd or Path(__file__).parent,
+        out = subprocess.run(["git", "rev-parse", "HEAD"], check=False, cwd=where,
                              capture_output=True, text=True, timeout=5)
         commit = out.stdout.strip()
-        return commit if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
+        if out.returncode != 0 or not re.fullmatch(r"[0-9a-f]{40}", commit):
+            return None
+        diff = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", ":/vadbench", ":/plugins"], check=False,
+                              cwd=where, capture_output=True, timeout=10)
+        return commit + ("+dirty" if diff.returncode == 1 else "")
     except (OSError, subprocess.SubprocessError):
         return None
 
