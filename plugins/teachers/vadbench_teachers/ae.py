@@ -39,7 +39,7 @@ import torch
 from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
-from .base import Objects, ObjectTeacher, to_numpy, to_tensor
+from .base import Objects, ObjectTeacher, fit_network, to_numpy, to_tensor
 from .features import dis_flow, square_crop
 
 
@@ -120,29 +120,16 @@ class AutoencoderTeacher(ObjectTeacher):
         g = torch.Generator().manual_seed(self.seed)
         torch.manual_seed(self.seed)
         self.net = CropAE(3, self.crop, self.width, self.latent)
-        opt = torch.optim.Adam(self.net.parameters(), lr=self.lr)
-        steps = self.epochs * max(1, (len(x) + self.batch_size - 1) // self.batch_size)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=max(steps, 1))
-        self.net.train()
-        self.train_loss = []
-        for epoch in range(self.epochs):
-            perm = torch.randperm(len(x), generator=g)
-            total = 0.0
-            for i in range(0, len(x), self.batch_size):
-                xb = x[perm[i:i + self.batch_size]]
-                flip = torch.rand(len(xb), generator=g) < 0.5
-                mirrored = xb.flip(-1) * torch.tensor([1.0, -1.0, 1.0])[None, :, None, None]
-                xb = torch.where(flip[:, None, None, None], mirrored, xb)
-                loss = ((self.net(xb) - xb) ** 2).mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-                total += float(loss.detach()) * len(xb)
-            self.train_loss.append(total / len(x))
-            if ctx is not None:
-                ctx.log(f"{self.name}: epoch {epoch + 1}/{self.epochs} loss {self.train_loss[-1]:.5f}")
-        self.net.eval()
+        sign = torch.tensor([1.0, -1.0, 1.0])[None, :, None, None]  # a mirrored crop's horizontal flow changes sign
+
+        def batch_loss(xb):
+            flip = torch.rand(len(xb), generator=g) < 0.5
+            xb = torch.where(flip[:, None, None, None], xb.flip(-1) * sign, xb)
+            return ((self.net(xb) - xb) ** 2).mean()
+
+        self.train_loss = fit_network(self.net, x, batch_loss, epochs=self.epochs, batch_size=self.batch_size,
+                                      lr=self.lr, generator=g, log=ctx.log if ctx is not None else None,
+                                      name=self.name)
         err, z = self._run(x)
         rng = np.random.default_rng(self.seed)
         keep = np.sort(rng.choice(len(z), self.max_bank, replace=False)) if len(z) > self.max_bank \

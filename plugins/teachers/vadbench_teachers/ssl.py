@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Objects, ObjectTeacher, to_numpy, to_tensor
+from .base import Objects, ObjectTeacher, fit_network, to_numpy, to_tensor
 from .features import square_crop
 
 SPAN = 9  # crops kept per object: t - 8g .. t
@@ -145,40 +145,27 @@ class SequenceTeacher(ObjectTeacher):
         g = torch.Generator().manual_seed(self.seed)
         torch.manual_seed(self.seed)
         self.net = SequenceNet(self.crop, self.width, self.hidden)
-        opt = torch.optim.Adam(self.net.parameters(), lr=self.lr)
-        steps = self.epochs * max(1, -(-len(x_all) // self.batch_size))
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=max(steps, 1))
         irregular = torch.from_numpy(IRREGULAR)
         consecutive = torch.tensor(CONSECUTIVE)
-        self.net.train()
-        self.train_loss = []
-        for epoch in range(self.epochs):
-            perm = torch.randperm(len(x_all), generator=g)
-            total = 0.0
-            for i in range(0, len(x_all), self.batch_size):
-                xb = x_all[perm[i:i + self.batch_size]]
-                n = len(xb)
-                flip = torch.rand(n, generator=g) < 0.5
-                xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
-                fwd = xb[:, consecutive]
-                pick = irregular[torch.randint(len(irregular), (n,), generator=g)]
-                irr = torch.gather(xb, 1, pick[:, :, None, None].expand(-1, -1, *xb.shape[-2:]))
-                logits = self.net.logits(torch.cat([fwd, fwd.flip(1), irr]))
-                zeros, ones = torch.zeros(n), torch.ones(n)
-                arrow = F.binary_cross_entropy_with_logits(logits[:2 * n, 0], torch.cat([zeros, ones]))
-                motion = F.binary_cross_entropy_with_logits(torch.cat([logits[:n, 1], logits[2 * n:, 1]]),
-                                                            torch.cat([zeros, ones]))
-                middle = (self.net.predict_middle(_masked(fwd)) - fwd[:, MIDDLE]).abs().mean()
-                loss = arrow + motion + middle
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-                total += float(loss.detach()) * n
-            self.train_loss.append(total / len(x_all))
-            if ctx is not None:
-                ctx.log(f"{self.name}: epoch {epoch + 1}/{self.epochs} loss {self.train_loss[-1]:.4f}")
-        self.net.eval()
+
+        def batch_loss(xb):
+            n = len(xb)
+            flip = torch.rand(n, generator=g) < 0.5
+            xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
+            fwd = xb[:, consecutive]
+            pick = irregular[torch.randint(len(irregular), (n,), generator=g)]
+            irr = torch.gather(xb, 1, pick[:, :, None, None].expand(-1, -1, *xb.shape[-2:]))
+            logits = self.net.logits(torch.cat([fwd, fwd.flip(1), irr]))
+            zeros, ones = torch.zeros(n), torch.ones(n)
+            arrow = F.binary_cross_entropy_with_logits(logits[:2 * n, 0], torch.cat([zeros, ones]))
+            motion = F.binary_cross_entropy_with_logits(torch.cat([logits[:n, 1], logits[2 * n:, 1]]),
+                                                        torch.cat([zeros, ones]))
+            middle = (self.net.predict_middle(_masked(fwd)) - fwd[:, MIDDLE]).abs().mean()
+            return arrow + motion + middle
+
+        self.train_loss = fit_network(self.net, x_all, batch_loss, epochs=self.epochs, batch_size=self.batch_size,
+                                      lr=self.lr, generator=g, log=ctx.log if ctx is not None else None,
+                                      name=self.name)
         self.norm = np.maximum(self._components(seq).mean(0), 1e-8)
 
     @torch.inference_mode()
