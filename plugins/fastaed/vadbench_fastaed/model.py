@@ -108,6 +108,21 @@ def state_fingerprint(state: Any) -> str:
     return h.hexdigest()[:16]
 
 
+def mirror_half(x: torch.Tensor, targets: list[dict[str, torch.Tensor]], g: torch.Generator):
+    """Mirror a random half of a batch left-right: inputs (B, C, H, W) and every target map (B, n, n).
+
+    >>> x = torch.arange(4.0).reshape(1, 1, 1, 4).repeat(8, 1, 1, 1)
+    >>> t = [{"4x4": torch.arange(16.0).reshape(1, 4, 4).repeat(8, 1, 1)}]
+    >>> y, u = mirror_half(x, t, torch.Generator().manual_seed(0))
+    >>> flipped = y[:, 0, 0, 0] == 3
+    >>> bool(torch.equal(u[0]["4x4"][flipped, 0], torch.tensor([[3.0, 2, 1, 0]] * int(flipped.sum()))))
+    True
+    """
+    m = torch.rand(len(x), generator=g) < 0.5
+    x = torch.where(m[:, None, None, None], x.flip(-1), x)
+    return x, [{k: torch.where(m[:, None, None], v.flip(-1), v) for k, v in t.items()} for t in targets]
+
+
 class FastAED(Model):
     """Fast-AED student: frame triplets -> conv stem + conv-attention -> 1x1, 4x4, 16x16 maps, distilled from teachers.
 
@@ -135,6 +150,9 @@ class FastAED(Model):
     train_stride, val_every
         Use every n-th training frame; hold out every ``val_every``-th training video and report
         fidelity to the teachers on it (``history["val_*"]``, development only; 0: off).
+    flip
+        Mirror a random half of every training batch left-right, inputs and target maps alike
+        (scenes filmed by a fixed camera, where walking left or right is equally normal).
     score
         Frame score: ``"mean"`` of the 1x1 head and the max of the finest map, ``"max"``, ``"s"``.
     infer_batch, decode_threads, infer_threads, fold_bn, channels_last
@@ -160,12 +178,14 @@ class FastAED(Model):
                  pretrain_epochs: int = 0, pretrain_lr: float = 1e-3,
                  epochs: int = 30, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4,
                  opt: str = "adamw", sched: str = "cosine", warmup_epochs: int = 1, decay_epochs: int = 10,
-                 decay_rate: float = 0.5, train_stride: int = 1, val_every: int = 0,
+                 decay_rate: float = 0.5, train_stride: int = 1, val_every: int = 0, flip: bool = False,
                  score: str = "mean", infer_batch: int = 128, decode_threads: int = 2, infer_threads: int | None = 1,
                  fold_bn: bool = True, channels_last: bool = True, quick: bool = False):
         config = dict(locals())
         for k in ("self", "__class__"):
             config.pop(k, None)
+        if not flip:  # recorded only when on: configurations from before the option keep their hashes
+            config.pop("flip")
         super().__init__(**_jsonable(config))
         if score not in ("mean", "max", "s"):
             raise ValueError(f"score must be 'mean', 'max' or 's', got {score!r}")
@@ -606,6 +626,8 @@ class FastAED(Model):
                 x = self._input(allf, idx3[b])
                 bt = torch.from_numpy(b)
                 tgt = [{k: v[bt] for k, v in t.items()} for t in targets]
+                if c.get("flip"):
+                    x, tgt = mirror_half(x, tgt, g)
                 out = net(x)
                 kd = sum(w * sum(F.mse_loss(out[k], t[k]) for k in out) for w, t in zip(weights, tgt))
                 loss = kd

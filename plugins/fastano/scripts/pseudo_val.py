@@ -1,6 +1,7 @@
 """Choose a configuration without test labels: train on 13 Ped2 training videos, validate on pseudo-anomalies.
 
     python plugins/fastano/scripts/pseudo_val.py fastano [--config JSON] [--variants JSON-list] [--every-epoch]
+        [--cache-dir DIR] [--compare teacher-attr,teacher-ae]
 
 Fits ``MODEL`` (registered defaults overridden by ``--config``) on the training
 videos other than 14, 15, 16, then scores sped-up-box copies of those three
@@ -8,7 +9,12 @@ videos other than 14, 15, 16, then scores sped-up-box copies of those three
 (sigma 3). ``--variants`` rescores the same fitted weights under other
 scoring options (e.g. ``'[{"score": "block"}]'``). ``--every-epoch`` does this
 after every epoch through the ``ctx.extra["on_epoch"]`` hook of the FastAno and window models.
-No test video is read.
+A model that asks the run context for others (a student for its teachers) gets
+them fitted on the same 13 videos and seed; ``--compare`` also scores the
+validation videos with those models and reports the Spearman correlation of
+``MODEL``'s frame scores with each (a student's fidelity to its teachers on
+unseen videos). ``--cache-dir`` keeps the models' on-disk caches (detections,
+teacher targets) between runs. No test video is read.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,6 +35,8 @@ from _ped2data import aucs, in_memory, load_ped2, model_parser, pseudo_split
 def main(argv=None) -> dict:
     ap = model_parser(__doc__)
     ap.add_argument("--every-epoch", action="store_true")
+    ap.add_argument("--cache-dir", default=None, help="models' on-disk caches (default: a fresh temporary folder)")
+    ap.add_argument("--compare", default="", help="comma-separated models to correlate MODEL's frame scores with")
     args = ap.parse_args(argv)
 
     import vadbench
@@ -41,6 +50,29 @@ def main(argv=None) -> dict:
     variants = [{}] + json.loads(args.variants)
     labels = [v.labels for v in val]
     report = {"model": args.model, "config": config, "epochs": []}
+    fitted: dict[str, object] = {}
+
+    def get_model(name, **cfg):
+        """Another registered model, fitted once on the same videos and seed."""
+        key = json.dumps([name, cfg], sort_keys=True)
+        if key not in fitted:
+            seed_everything(args.seed)
+            other = vadbench.create_model(name, **cfg)
+            other.fit(fit_split, ctx)
+            fitted[key] = other
+        return fitted[key]
+
+    compared: dict[str, list] = {}
+
+    def fidelity(scores) -> dict:
+        from scipy.stats import spearmanr
+
+        out = {}
+        for name in filter(None, args.compare.split(",")):
+            if name not in compared:
+                compared[name] = [get_model(name).score(v).frame for v in val]
+            out[f"spearman_{name}"] = float(spearmanr(np.concatenate(scores), np.concatenate(compared[name]))[0])
+        return out
 
     def evaluate(model, tag):
         rows = {}
@@ -50,7 +82,7 @@ def main(argv=None) -> dict:
                 scorer = vadbench.create_model(args.model, **{**config, **var})
                 scorer.load_state_dict(model.state_dict())
             scores = [scorer.score(v).frame for v in val]
-            rows[json.dumps(var) if var else "default"] = aucs(scores, labels)
+            rows[json.dumps(var) if var else "default"] = {**aucs(scores, labels), **fidelity(scores)}
         for k, r in rows.items():
             print(f"[{tag}] {k}: " + " ".join(f"{m}={x:.2f}" for m, x in r.items()), flush=True)
         return rows
@@ -60,8 +92,9 @@ def main(argv=None) -> dict:
     extra = {}
     if args.every_epoch:
         extra["on_epoch"] = lambda m, e: report["epochs"].append({"epoch": e, **evaluate(m, f"epoch {e}")})
-    ctx = RunContext(cache_dir=Path(tempfile.mkdtemp(prefix="vadbench-pv-")), seed=args.seed,
-                     dataset="ped2", progress=lambda s: print(s, flush=True), extra=extra)
+    cache = Path(args.cache_dir) if args.cache_dir else Path(tempfile.mkdtemp(prefix="vadbench-pv-"))
+    ctx = RunContext(cache_dir=cache, seed=args.seed, dataset="ped2", progress=lambda s: print(s, flush=True),
+                     get_model=get_model, extra=extra)
     start, cpu = time.perf_counter(), time.process_time()
     model.fit(fit_split, ctx)
     report["train_seconds"] = time.perf_counter() - start
