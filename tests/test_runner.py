@@ -98,6 +98,70 @@ def test_rerun_redoes_a_cell_whose_model_settings_changed(tmp_path, suite_file, 
     assert kept.stat().st_mtime_ns == kept_mtime
 
 
+class _Teacher(vadbench.Model):
+    """A trainable stand-in teacher whose one setting, ``level``, a test can change between runs."""
+
+    level = 1
+
+    def __init__(self, **config):
+        super().__init__(**{"level": self.level, **config})
+
+    def fit(self, train, ctx):
+        return None
+
+    def score(self, video):
+        return np.full(len(video), float(self.config["level"]))
+
+
+class _TeacherChanged(_Teacher):
+    level = 2
+
+
+class _Student(vadbench.Model):
+    """Asks the run context for ``toy-teacher`` while it fits, as a distilled student does."""
+
+    fits: list[int] = []
+
+    def fit(self, train, ctx):
+        self.level = ctx.get_model("toy-teacher").config["level"]
+        _Student.fits.append(self.level)
+
+    def score(self, video):
+        frames = video.read(gray=True).astype(np.float32)
+        return np.r_[0.0, np.abs(np.diff(frames, axis=0)).mean((1, 2))] * self.level
+
+    def state_dict(self):
+        return {"level": self.level}
+
+    def load_state_dict(self, state):
+        self.level = state["level"]
+
+    def example_input(self, batch_size=1):
+        return np.zeros((batch_size, 4), np.float32)
+
+    def forward(self, batch):
+        return batch.sum(1)
+
+
+def test_a_student_runs_again_when_its_teacher_changed(tmp_path):
+    """Its record and its cached fit name the teacher's settings; a changed teacher makes both stale."""
+    suite = tmp_path / "student.toml"
+    suite.write_text(SUITE.split("[[models]]")[0] + '[[models]]\nname = "toy-student"\n')
+    _Student.fits.clear()
+    with extra_models(**{"toy-teacher": _Teacher, "toy-student": _Student}):
+        assert _run(tmp_path, suite) == 0
+    [path] = (tmp_path / "res" / "records").glob("toy-student*.json")
+    depends = json.loads(path.read_text())["model"]["depends_on"]
+    assert depends == {"toy-teacher": {"requested": {}, "config": {"level": 1}}}
+    with extra_models(**{"toy-teacher": _TeacherChanged, "toy-student": _Student}):
+        assert _run(tmp_path, suite) == 0
+        assert json.loads(path.read_text())["model"]["depends_on"]["toy-teacher"]["config"] == {"level": 2}
+        mtime = path.stat().st_mtime_ns
+        assert _run(tmp_path, suite) == 0  # now current: neither the cell nor the fit is redone
+    assert path.stat().st_mtime_ns == mtime
+    assert _Student.fits == [1, 2]  # refitted, not reloaded from the model cache
+
+
 def test_stored_scores_recompute_the_recorded_metrics(tmp_path, suite_file, capsys):
     assert _run(tmp_path, suite_file) == 0
     assert main(["eval", "--results", str(tmp_path / "res")]) == 0

@@ -97,17 +97,44 @@ def git_commit(cwd: Path | None = None) -> str | None:
         return None
 
 
+def dependencies_changed(depends_on: dict) -> list[str]:
+    """The models among ``depends_on`` whose settings now differ from those recorded.
+
+    ``depends_on`` maps a model a fit fetched through ``ctx.get_model`` (a
+    student's teachers) to ``{"requested": overrides, "config": its config}``.
+    A model that cannot be built here counts as unchanged.
+
+    >>> dependencies_changed({"motion-diff": {"requested": {}, "config": {"an_old_setting": 1}}})
+    ['motion-diff']
+    >>> dependencies_changed({})
+    []
+    """
+    changed = []
+    for name, entry in depends_on.items():
+        try:
+            now = getattr(create_model(name, **(entry.get("requested") or {})), "config", None)
+        except Exception:  # noqa: BLE001 - not installed here: keep what was recorded
+            continue
+        if now is not None and config_hash(now) != config_hash(entry.get("config") or {}):
+            changed.append(name)
+    return changed
+
+
 class ModelCache:
     """Fitted models of one (dataset, seed), reused across cells and by students asking for teachers.
 
     Weights are stored with ``torch.save`` and read back with ``weights_only=True``,
-    so a cache file cannot execute code.
+    so a cache file cannot execute code. Beside each weights file, ``.deps.json``
+    names the models its fit fetched through ``ctx.get_model``, with their
+    settings: a cached student whose teacher has changed since is fitted again,
+    not reloaded. (Weights cached before these files existed are reloaded as before.)
     """
 
     def __init__(self, store: ResultsStore, dataset, seed: int, device: str, progress=None):
         self.store, self.dataset, self.seed, self.device = store, dataset, seed, device
         self.progress = progress
         self.fitted: dict[str, tuple[object, float]] = {}
+        self.deps: dict[str, dict] = {}
 
     def path(self, name: str, config: dict) -> Path:
         key = config_hash({"config": config, "data": self.dataset.fingerprint})
@@ -123,14 +150,26 @@ class ModelCache:
             return self.fitted[memo]
         model = create_model(name, **config)
         path = self.path(name, getattr(model, "config", config))
+        deps_path = path.with_suffix(".deps.json")
+        used: dict[str, dict] = {}
+
+        def fetch(other: str, **cfg):
+            dep = self.get(other, cfg)[0]
+            used[other] = {"requested": cfg, "config": getattr(dep, "config", cfg)}
+            return dep
+
         seed_everything(self.seed)
         ctx = RunContext(cache_dir=self.store.root / "cache", seed=self.seed, device=self.device,
-                         dataset=self.dataset.name, progress=self.progress,
-                         get_model=lambda other, **cfg: self.get(other, cfg)[0])
+                         dataset=self.dataset.name, progress=self.progress, get_model=fetch)
         ctx.cache_dir.mkdir(parents=True, exist_ok=True)
+        recorded = json.loads(deps_path.read_text()) if deps_path.exists() else {}
         seconds = 0.0
-        if path.exists() and getattr(model, "trainable", True):
+        stale = dependencies_changed(recorded)
+        if stale and self.progress:
+            self.progress(f"{name}: {', '.join(stale)} changed since its cached fit; fitting it again")
+        if path.exists() and getattr(model, "trainable", True) and not stale:
             model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            used.update(recorded)
             if hasattr(model, "on_loaded"):
                 model.on_loaded(self.dataset.train, ctx)
         else:
@@ -140,13 +179,19 @@ class ModelCache:
             if getattr(model, "trainable", True):
                 import io
 
-                from .atomic import atomic_write_bytes
+                from .atomic import atomic_write_bytes, atomic_write_json
 
                 buf = io.BytesIO()
                 torch.save(model.state_dict(), buf)
+                atomic_write_json(deps_path, used)
                 atomic_write_bytes(path, buf.getvalue())
         self.fitted[memo] = (model, seconds)
+        self.deps[memo] = used
         return model, seconds
+
+    def dependencies(self, name: str, config: dict | None = None) -> dict:
+        """The models that ``get(name, config)`` fetched through the run context, with their settings."""
+        return self.deps.get(f"{name}:{config_hash(dict(config or {}))}", {})
 
 
 def run_cell(cell: Cell, store: ResultsStore, *, data_root=None, device: str = "cpu",
@@ -174,6 +219,8 @@ def run_cell(cell: Cell, store: ResultsStore, *, data_root=None, device: str = "
         say(f"{cell_id}: fit")
         model, train_seconds = cache.get(cell.model, cell.model_config)
         record["model"].update(family=getattr(model, "family", ""), config=getattr(model, "config", {}))
+        if deps := cache.dependencies(cell.model, cell.model_config):
+            record["model"]["depends_on"] = deps
         record["train_seconds"] = train_seconds
 
         say(f"{cell_id}: score {len(dataset.test)} test videos")
@@ -241,8 +288,10 @@ def settings_changed(record: dict, cell: Cell) -> bool:
     """Whether a finished cell's record was made with other model settings than ``cell`` would use now.
 
     A cell's id hashes only the suite's overrides, so a changed registered default
-    (or class default) would otherwise be hidden behind an old record. Failed
-    records, and models that cannot be built here, are left alone.
+    (or class default) would otherwise be hidden behind an old record. The same
+    holds for the models the record says its fit fetched (``depends_on``: a
+    student's teachers). Failed records, and models that cannot be built here,
+    are left alone.
     """
     if record.get("status") != "ok":
         return False
@@ -251,7 +300,9 @@ def settings_changed(record: dict, cell: Cell) -> bool:
     except Exception:  # noqa: BLE001 - not installed here: keep the record
         return False
     # canonical JSON on both sides (a tuple of the live config and the record's list agree)
-    return now is not None and config_hash(now) != config_hash(record.get("model", {}).get("config", {}))
+    if now is not None and config_hash(now) != config_hash(record.get("model", {}).get("config", {})):
+        return True
+    return bool(dependencies_changed(record.get("model", {}).get("depends_on") or {}))
 
 
 def run_grid(cells: list[Cell], store: ResultsStore, *, executor=None, data_root=None,
@@ -266,7 +317,8 @@ def run_grid(cells: list[Cell], store: ResultsStore, *, executor=None, data_root
         record = store.read(cid) if store.has(cid) and not force else None
         if record is not None and settings_changed(record, cell):
             if progress:
-                progress(f"{cid}: the model's settings changed since its record was written; running it again")
+                progress(f"{cid}: the model's settings changed since its record was written (its own or a "
+                         "teacher's); running it again")
             record = None
         if record is None:
             todo.append(cell)
