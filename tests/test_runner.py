@@ -117,14 +117,15 @@ class _TeacherChanged(_Teacher):
     level = 2
 
 
+STUDENT_FITS: list[int] = []  # the teacher level each fit of _Student saw
+
+
 class _Student(vadbench.Model):
     """Asks the run context for ``toy-teacher`` while it fits, as a distilled student does."""
 
-    fits: list[int] = []
-
     def fit(self, train, ctx):
         self.level = ctx.get_model("toy-teacher").config["level"]
-        _Student.fits.append(self.level)
+        STUDENT_FITS.append(self.level)
 
     def score(self, video):
         frames = video.read(gray=True).astype(np.float32)
@@ -147,7 +148,7 @@ def test_a_student_runs_again_when_its_teacher_changed(tmp_path):
     """Its record and its cached fit name the teacher's settings; a changed teacher makes both stale."""
     suite = tmp_path / "student.toml"
     suite.write_text(SUITE.split("[[models]]")[0] + '[[models]]\nname = "toy-student"\n')
-    _Student.fits.clear()
+    STUDENT_FITS.clear()
     with extra_models(**{"toy-teacher": _Teacher, "toy-student": _Student}):
         assert _run(tmp_path, suite) == 0
     [path] = (tmp_path / "res" / "records").glob("toy-student*.json")
@@ -159,7 +160,7 @@ def test_a_student_runs_again_when_its_teacher_changed(tmp_path):
         mtime = path.stat().st_mtime_ns
         assert _run(tmp_path, suite) == 0  # now current: neither the cell nor the fit is redone
     assert path.stat().st_mtime_ns == mtime
-    assert _Student.fits == [1, 2]  # refitted, not reloaded from the model cache
+    assert STUDENT_FITS == [1, 2]  # refitted, not reloaded from the model cache
 
 
 def test_stored_scores_recompute_the_recorded_metrics(tmp_path, suite_file, capsys):

@@ -9,7 +9,6 @@ with a one-line reason and the grid goes on.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
@@ -26,7 +25,7 @@ from . import __version__, create_dataset, create_model
 from .errors import VadbenchError
 from .executors import LocalExecutor
 from .model import RunContext, as_scores
-from .results import CellBusy, ResultsStore
+from .results import CellBusy, ResultsStore, config_hash
 from .seeding import seed_everything
 
 DATASET_FOLDERS = {"ped2": ("ucsd_ped2", "ped2", "UCSDped2"), "ped1": ("ucsd_ped1", "ped1", "UCSDped1"),
@@ -49,10 +48,6 @@ class Cell:
 
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, default=str)
-
-
-def config_hash(obj) -> str:
-    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def resolve_root(dataset: str, data_root: str | Path | None) -> str | None:
@@ -114,7 +109,7 @@ def dependencies_changed(depends_on: dict) -> list[str]:
         try:
             now = getattr(create_model(name, **(entry.get("requested") or {})), "config", None)
         except Exception:  # noqa: BLE001 - not installed here: keep what was recorded
-            continue
+            now = None
         if now is not None and config_hash(now) != config_hash(entry.get("config") or {}):
             changed.append(name)
     return changed
