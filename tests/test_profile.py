@@ -168,3 +168,20 @@ def test_a_fitted_student_counts_its_network_once():
     model.infer_net()  # builds and keeps the folded copy, as scoring does
     assert isinstance(model._infer, torch.nn.Module)
     assert count_params(model) == before == sum(p.numel() for p in model.net.parameters())
+
+
+def test_profile_on_a_gpu_builds_models_there_or_says_why_not():
+    """``--device cuda`` builds each model with its ``device`` setting; one without it is refused in one line."""
+    from vadbench.cli import main
+
+    with pytest.raises(SystemExit, match="model motion-diff has no 'device' setting, so it cannot be timed on cuda"):
+        main(["profile", "motion-diff", "--device", "cuda"])
+    pytest.importorskip("vadbench_fastaed", reason="the Fast-AED plugin is not installed")
+    from vadbench.cli import _on_device
+
+    student = _on_device("fastaed-xs", "cpu")
+    assert "device" not in student.config  # the default is not recorded: configurations keep their hashes
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device here to build the student on")
+    student = _on_device("fastaed-xs", "cuda", student.state_dict())
+    assert student.forward(student.example_input(4)).device.type == "cuda"

@@ -304,8 +304,29 @@ def _breakdown_table(cell: str, dataset, scores: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def cmd_profile(args) -> int:
+def _on_device(name: str, device: str, weights: dict | None = None):
+    """Model ``name`` built to run on ``device`` (its ``device`` setting), with ``weights`` if given.
+
+    Fitting stays on the CPU (the model cache); a fitted model is timed on a GPU
+    as a twin built there and loaded with its weights.
+    """
     import vadbench
+
+    if device == "cpu":
+        model = vadbench.create_model(name)
+    else:
+        try:
+            model = vadbench.create_model(name, device=device)
+        except TypeError:
+            model = None
+        if model is None or (getattr(model, "config", None) or {}).get("device") != device:
+            raise SystemExit(f"error: model {name} has no 'device' setting, so it cannot be timed on {device}")
+    if weights is not None:
+        model.load_state_dict(weights)
+    return model
+
+
+def cmd_profile(args) -> int:
     from vadbench.profile import format_profile_table, profile_models
 
     if args.dataset:  # fitted models (cached), timed end to end on the dataset's test videos
@@ -314,10 +335,12 @@ def cmd_profile(args) -> int:
         if not fitted:
             raise SystemExit("error: --dataset needs at least one model that is fitted (not --untrained)")
         # speed does not depend on the weights: --untrained models (e.g. paper-sized ones) skip training
-        models = [vadbench.create_model(n) if n in untrained else fitted[n][0] for n in args.models]
+        models = [_on_device(n, args.device) if n in untrained
+                  else fitted[n][0] if args.device == "cpu"
+                  else _on_device(n, args.device, fitted[n][0].state_dict()) for n in args.models]
         videos = list(next(iter(fitted.values()))[1].test)[: args.videos]
     else:  # hot paths only, freshly built (models that need no fit to run, e.g. for GPU timing)
-        models, videos = [vadbench.create_model(name) for name in args.models], None
+        models, videos = [_on_device(name, args.device) for name in args.models], None
     if args.onnx:  # time the ONNX Runtime hot path beside torch (untrained weights: speed only)
         from vadbench.export import export_onnx, onnx_twin
 
@@ -465,7 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rounds", type=int, default=10)
     s.add_argument("--warmup", type=int, default=3)
     s.add_argument("--reference", help="report speed ratios to this model")
-    s.add_argument("--device", default="cpu")
+    s.add_argument("--device", default="cpu", help="cpu, or cuda[:i] for models with a device setting "
+                   "(fastaed-*, fastano*); fitted models are fitted on the CPU and timed on the device")
     s.add_argument("--json", help="also write the records to this JSON file")
     s.add_argument("--onnx", metavar="DIR", help="also time each model's ONNX Runtime export (written to DIR)")
     s.add_argument("--untrained", help="comma-separated models timed with fresh weights, not fitted (with --dataset)")

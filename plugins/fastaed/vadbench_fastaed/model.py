@@ -155,8 +155,9 @@ class FastAED(Model):
         (scenes filmed by a fixed camera, where walking left or right is equally normal).
     score
         Frame score: ``"mean"`` of the 1x1 head and the max of the finest map, ``"max"``, ``"s"``.
-    infer_batch, decode_threads, infer_threads, fold_bn, channels_last
-        Inference: frames per forward, decoding threads, torch threads during ``score``.
+    infer_batch, decode_threads, infer_threads, fold_bn, channels_last, device
+        Inference: frames per forward, decoding threads, torch threads during ``score``, and
+        where the inference network runs (``"cuda"`` for GPU timing; training stays on the CPU).
     quick
         Fetch the teachers with their registered ``quick`` configurations (contract tests).
     """
@@ -180,12 +181,13 @@ class FastAED(Model):
                  opt: str = "adamw", sched: str = "cosine", warmup_epochs: int = 1, decay_epochs: int = 10,
                  decay_rate: float = 0.5, train_stride: int = 1, val_every: int = 0, flip: bool = False,
                  score: str = "mean", infer_batch: int = 128, decode_threads: int = 2, infer_threads: int | None = 1,
-                 fold_bn: bool = True, channels_last: bool = True, quick: bool = False):
+                 fold_bn: bool = True, channels_last: bool = True, device: str = "cpu", quick: bool = False):
         config = dict(locals())
         for k in ("self", "__class__"):
             config.pop(k, None)
-        if not flip:  # recorded only when on: configurations from before the option keep their hashes
-            config.pop("flip")
+        for key, default in (("flip", False), ("device", "cpu")):
+            if config[key] == default:  # recorded only when set: configurations from before keep their hashes
+                config.pop(key)
         super().__init__(**_jsonable(config))
         if score not in ("mean", "max", "s"):
             raise ValueError(f"score must be 'mean', 'max' or 's', got {score!r}")
@@ -209,6 +211,7 @@ class FastAED(Model):
         self.history: dict[str, list] = {}
         self.train_seconds: float | None = None
         self.reader = FrameReader(self.size, gray=not self.color, threads=decode_threads)
+        self.device = torch.device(device)
         self._infer: nn.Module | None = None
 
     # -- construction ------------------------------------------------------------------------
@@ -234,7 +237,7 @@ class FastAED(Model):
                 net = net.to(memory_format=torch.channels_last)
             for p in net.parameters():
                 p.requires_grad_(False)
-            self._infer = net
+            self._infer = net.to(self.device)
         return self._infer
 
     # -- the hot path --------------------------------------------------------------------------
@@ -242,14 +245,15 @@ class FastAED(Model):
         """A batch of stacked uint8 frame triplets (B, 3 or 9, H, W) at the student's input size."""
         g = torch.Generator().manual_seed(0)
         w, h = self.size
-        return torch.randint(0, 256, (batch_size, self.in_ch, h, w), dtype=torch.uint8, generator=g)
+        return torch.randint(0, 256, (batch_size, self.in_ch, h, w), dtype=torch.uint8, generator=g).to(self.device)
 
     def maps(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """All heads' outputs for a uint8 batch (B, C, H, W), with the inference network."""
         if self.config["channels_last"]:
-            x = torch.empty(batch.shape, dtype=torch.float32, memory_format=torch.channels_last).copy_(batch)
+            x = torch.empty(batch.shape, dtype=torch.float32, memory_format=torch.channels_last,
+                            device=self.device).copy_(batch)
         else:
-            x = batch.float()
+            x = batch.to(self.device).float()
         return self.infer_net()(x)
 
     def frame_scores(self, out: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -297,9 +301,9 @@ class FastAED(Model):
                     ci += 1
                 x = torch.from_numpy(stack_input(buf, triplet_index(n, k, np.arange(start, stop))))
                 out = self.maps(x)
-                frame[start:stop] = self.frame_scores(out).numpy()
+                frame[start:stop] = self.frame_scores(out).cpu().numpy()
                 if maps is not None:
-                    maps[start:stop] = out[self.finest].numpy()
+                    maps[start:stop] = out[self.finest].cpu().numpy()
         for _, fut in chunks[ci:]:
             fut.result()
         return Scores(frame=frame.astype(np.float64), maps=maps)
@@ -528,9 +532,9 @@ class FastAED(Model):
             for s in range(0, len(idx3), 256):
                 x = torch.from_numpy(stack_input(allf, idx3[s:s + 256]))
                 out = self.maps(x)
-                frame.append(self.frame_scores(out).numpy())
+                frame.append(self.frame_scores(out).cpu().numpy())
                 for k, v in out.items():
-                    preds.setdefault(k, []).append(v.numpy())
+                    preds.setdefault(k, []).append(v.cpu().numpy())
         pred = {k: np.concatenate(v) for k, v in preds.items()}
         mse = float(np.mean([np.mean([np.mean((pred[k] - t[k]) ** 2) for k in pred]) for t in targets]))
         teacher_frame = np.mean([t[self.finest].reshape(len(idx3), -1).max(1) for t in targets], 0)
