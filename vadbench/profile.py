@@ -9,7 +9,8 @@ and pytest-benchmark):
   ``torch.inference_mode()`` (harmless for numpy models). Each model first runs
   ``warmup`` untimed calls, then ``rounds`` timed calls. One timed call is one
   round; the clock is ``time.perf_counter`` and on a GPU the device is
-  synchronised before and after the call. A batch of ``b`` is ``b`` frames, so a
+  synchronised before and after the call, with cuDNN's autotuner on (it picks its
+  fastest kernels for each input shape during warm-up). A batch of ``b`` is ``b`` frames, so a
   round gives ``b / seconds`` frames/s; we report the median and the
   interquartile range (IQR) over rounds.
 * **Interleaving.** Rounds of the models run in turn, ``A B C A B C ...``, so a
@@ -376,17 +377,22 @@ def profile_models(models: Iterable[Any] | Mapping[str, Any], *, batch_sizes: Se
         raise ValueError(f"batch sizes must be >= 1, got {list(batch_sizes)}")
     say = progress or (lambda message: None)
 
-    with torch.inference_mode():
-        fps, errors, step_s, peak = _model_only(named, sizes, warmup, rounds, device, say)
-        video_list = list(videos) if videos is not None else []
-        e2e_fps, e2e_frames = _end_to_end(named, video_list, e2e_rounds, device, say)
+    cuda = str(device).startswith("cuda")
+    autotune = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = cuda  # on a GPU, cuDNN picks its fastest kernels for each shape in warm-up
+    try:
+        with torch.inference_mode():
+            fps, errors, step_s, peak = _model_only(named, sizes, warmup, rounds, device, say)
+            video_list = list(videos) if videos is not None else []
+            e2e_fps, e2e_frames = _end_to_end(named, video_list, e2e_rounds, device, say)
+    finally:
+        torch.backends.cudnn.benchmark = autotune
 
     machine = machine_info()
-    cuda = str(device).startswith("cuda")
     protocol = {
         "warmup": warmup, "rounds": rounds, "batch_sizes": sizes, "device": str(device),
         "interleaved": True, "threads": torch.get_num_threads(), "timer": "time.perf_counter",
-        "inference_mode": True, "synchronize": cuda,
+        "inference_mode": True, "synchronize": cuda, "cudnn_benchmark": cuda,
         "e2e_rounds": e2e_rounds if video_list else 0, "e2e_videos": len(video_list),
         "memory": "torch.cuda.max_memory_allocated" if cuda else "ru_maxrss growth during warm-up (lower bound)",
         "reference": reference,
