@@ -7,7 +7,7 @@ True
 
 from __future__ import annotations
 
-from .model import Model, RunContext, Scores
+from .model import Model, RunContext, Scores, drop_late_defaults
 from .plugins import hookimpl
 
 __version__ = "0.1.0"
@@ -19,6 +19,7 @@ __all__ = [
     "__version__",
     "create_dataset",
     "create_model",
+    "drop_late_defaults",
     "hookimpl",
     "list_datasets",
     "list_models",

@@ -99,6 +99,21 @@ class Model:
         return None
 
 
+def drop_late_defaults(config: dict, defaults: dict) -> dict:
+    """``config`` without those ``defaults`` settings that still hold their default value.
+
+    A setting added to a model after results were recorded is kept in its
+    configuration only when it is set, so configurations from before it keep
+    their hashes, and with them their records and cached fits.
+
+    >>> drop_late_defaults({"epochs": 20, "flip": False}, {"flip": False})
+    {'epochs': 20}
+    >>> drop_late_defaults({"epochs": 20, "flip": True}, {"flip": False})
+    {'epochs': 20, 'flip': True}
+    """
+    return {k: v for k, v in config.items() if k not in defaults or v != defaults[k]}
+
+
 def as_scores(result: Any, n_frames: int, where: str) -> Scores:
     """Validate what a plugin's ``score`` returned; a clear error names the plugin and video."""
     from .errors import PluginError

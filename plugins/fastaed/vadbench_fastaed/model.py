@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vadbench import Model, Scores
+from vadbench import Model, Scores, drop_late_defaults
 
 from .frames import FrameReader, stack_input, triplet_index
 from .nets import FrameDecoder, InferenceNet, MapDiscriminator, StudentNet, fold_batchnorm, scale_key
@@ -185,10 +185,7 @@ class FastAED(Model):
         config = dict(locals())
         for k in ("self", "__class__"):
             config.pop(k, None)
-        for key, default in (("flip", False), ("device", "cpu")):
-            if config[key] == default:  # recorded only when set: configurations from before keep their hashes
-                config.pop(key)
-        super().__init__(**_jsonable(config))
+        super().__init__(**_jsonable(drop_late_defaults(config, {"flip": False, "device": "cpu"})))
         if score not in ("mean", "max", "s"):
             raise ValueError(f"score must be 'mean', 'max' or 's', got {score!r}")
         modes = targets.values() if isinstance(targets, dict) else [targets]

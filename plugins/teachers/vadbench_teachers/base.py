@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 import torch
 
-from vadbench import Model, Scores
+from vadbench import Model, Scores, drop_late_defaults
 
 from .detector import BackgroundDetector, DetectorConfig, scale_boxes
 from .maps import DEFAULT_SCALES, box_maps, scale_key
@@ -58,6 +58,8 @@ def with_context(frames: np.ndarray, k: int) -> np.ndarray:
 
 
 FRAME_SCORES = ("max", "log1p")  # how a frame's largest object score becomes its score
+
+
 def fit_network(net: torch.nn.Module, x: torch.Tensor, batch_loss, *, epochs: int, batch_size: int, lr: float,
                 generator: torch.Generator, log=None, name: str = "teacher") -> list[float]:
     """Train ``net`` on the items of ``x``: Adam with a one-cycle learning rate, shuffled mini-batches.
@@ -162,9 +164,10 @@ class ObjectTeacher(Model):
                  **config: Any):
         if frame_score not in FRAME_SCORES:
             raise ValueError(f"frame_score must be one of {FRAME_SCORES}, not {frame_score!r}")
-        extra = {"frame_score": frame_score} if frame_score != "max" else {}  # the default keeps old config hashes
-        super().__init__(scales=list(scales), detector=dict(detector or {}), chunk=chunk,
-                         train_stride=train_stride, track_window=track_window, seed=seed, **extra, **config)
+        super().__init__(**drop_late_defaults(
+            {"scales": list(scales), "detector": dict(detector or {}), "chunk": chunk, "train_stride": train_stride,
+             "track_window": track_window, "frame_score": frame_score, "seed": seed, **config},
+            {"frame_score": "max"}))
         self.frame_score = frame_score
         self.track_window = int(track_window)
         self.scales = tuple(int(s) for s in scales)
