@@ -174,8 +174,13 @@ def test_profile_on_a_gpu_builds_models_there_or_says_why_not():
     """``--device cuda`` builds each model with its ``device`` setting; one without it is refused in one line."""
     from vadbench.cli import main
 
-    with pytest.raises(SystemExit, match="model motion-diff has no 'device' setting, so it cannot be timed on cuda"):
-        main(["profile", "motion-diff", "--device", "cuda"])
+    with pytest.raises(SystemExit, match="--device gpu: not a device name"):
+        main(["profile", "fastaed-xs", "--device", "gpu"])
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit, match="--device cuda: torch sees no CUDA device on this machine"):
+            main(["profile", "fastaed-xs", "--device", "cuda"])
+    with pytest.raises(SystemExit, match="model motion-diff has no 'device' setting, so it cannot be timed on meta"):
+        main(["profile", "motion-diff", "--device", "meta"])
     pytest.importorskip("vadbench_fastaed", reason="the Fast-AED plugin is not installed")
     from vadbench.cli import _on_device
 

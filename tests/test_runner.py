@@ -161,6 +161,12 @@ def test_a_student_runs_again_when_its_teacher_changed(tmp_path):
         assert _run(tmp_path, suite) == 0  # now current: neither the cell nor the fit is redone
     assert path.stat().st_mtime_ns == mtime
     assert STUDENT_FITS == [1, 2]  # refitted, not reloaded from the model cache
+    [deps] = (tmp_path / "res" / "models").glob("toy-student*.deps.json")
+    deps.write_text("{not json")  # damaged: the cached fit counts as stale, as a damaged record counts as missing
+    path.unlink()
+    with extra_models(**{"toy-teacher": _TeacherChanged, "toy-student": _Student}):
+        assert _run(tmp_path, suite) == 0
+    assert STUDENT_FITS == [1, 2, 2] and json.loads(deps.read_text())["toy-teacher"]["config"] == {"level": 2}
 
 
 def test_stored_scores_recompute_the_recorded_metrics(tmp_path, suite_file, capsys):

@@ -326,9 +326,22 @@ def _on_device(name: str, device: str, weights: dict | None = None):
     return model
 
 
+def _check_device(device: str) -> None:
+    """Stop with one line if ``device`` is not a torch device this machine has."""
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise SystemExit(f"error: --device {device}: not a device name (cpu, cuda, cuda:1, ...)") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"error: --device {device}: torch sees no CUDA device on this machine")
+
+
 def cmd_profile(args) -> int:
     from vadbench.profile import format_profile_table, profile_models
 
+    _check_device(args.device)
     if args.dataset:  # fitted models (cached), timed end to end on the dataset's test videos
         untrained = set(_csv(args.untrained)) if args.untrained else set()
         fitted = {name: _fitted(args, name) for name in args.models if name not in untrained}

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, create_dataset, create_model
+from .atomic import load_json
 from .errors import VadbenchError
 from .executors import LocalExecutor
 from .model import RunContext, as_scores
@@ -157,9 +158,12 @@ class ModelCache:
         ctx = RunContext(cache_dir=self.store.root / "cache", seed=self.seed, device=self.device,
                          dataset=self.dataset.name, progress=self.progress, get_model=fetch)
         ctx.cache_dir.mkdir(parents=True, exist_ok=True)
-        recorded = json.loads(deps_path.read_text()) if deps_path.exists() else {}
         seconds = 0.0
-        stale = dependencies_changed(recorded)
+        try:  # a damaged file counts as a changed teacher (as a damaged record counts as missing)
+            recorded = load_json(deps_path) if deps_path.exists() else {}
+            stale = dependencies_changed(recorded)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+            recorded, stale = {}, [f"{deps_path} (unreadable: {type(exc).__name__})"]
         if stale and self.progress:
             self.progress(f"{name}: {', '.join(stale)} changed since its cached fit; fitting it again")
         if path.exists() and getattr(model, "trainable", True) and not stale:
