@@ -1,10 +1,10 @@
-"""The plain training loop that several plugins share: shuffled mini-batches, Adam, cosine decay.
+"""The plain training loop that the plugins share: shuffled mini-batches, Adam, a decaying learning rate.
 
 Plugins that train one network on items drawn from the training videos (clips,
-windows) only say how a batch of item indices becomes a loss; :func:`train_epochs`
-does the rest the same way for all of them, so that their seeds mean the same
-thing: the order of the items is a fresh ``rng.permutation`` per epoch, drawn
-before any batch of that epoch is built.
+windows, object crops) only say how a batch of item indices becomes a loss;
+:func:`train_epochs` does the rest the same way for all of them, so that their
+seeds mean the same thing: the order of the items is a fresh permutation per
+epoch, drawn from the plugin's generator before any batch of that epoch is built.
 
 Example (a least-squares fit of one weight to ``y = 3 x``):
 
@@ -49,41 +49,56 @@ def start_fit(ctx, *, threads: int | None, device) -> tuple[np.random.Generator,
     return np.random.default_rng(seed), torch.device(getattr(ctx, "device", None) or device)
 
 
+SCHEDULES = ("cosine", "onecycle")
+
+
 def train_epochs(params: Iterable[torch.nn.Parameter], loss_of: Callable[[np.ndarray], torch.Tensor], *,
-                 n_items: int, epochs: int, batch_size: int, lr: float, rng: np.random.Generator,
+                 n_items: int, epochs: int, batch_size: int, lr: float,
+                 rng: np.random.Generator | torch.Generator, schedule: str = "cosine",
                  max_steps: int | None = None, log: Callable[[str], None] | None = None, name: str = "model",
                  after_epoch: Callable[[int], None] | None = None) -> list[float]:
     """Minimise ``loss_of(indices)`` over shuffled mini-batches of ``n_items`` items; the mean loss per epoch.
 
-    Adam at ``lr``, decayed to 0 on a cosine over all steps (``epochs`` passes
-    over the items, or ``max_steps`` steps if fewer). ``loss_of`` gets the item
-    indices of one batch (in the epoch's random order) and returns the batch's
+    Adam over ``epochs`` passes over the items (or ``max_steps`` steps if
+    fewer), its learning rate on ``schedule``: ``"cosine"`` starts at ``lr``
+    and decays to 0; ``"onecycle"`` is PyTorch's ``OneCycleLR`` peaking at
+    ``lr``. Each epoch's order is ``rng.permutation`` (a NumPy generator) or
+    ``torch.randperm`` drawn from ``rng`` (a torch generator). ``loss_of`` gets
+    the item indices of one batch in that order and returns the batch's mean
     loss; it may draw from ``rng`` itself (augmentation), after the epoch's
-    permutation. ``after_epoch(epoch)`` (1-based) runs after each epoch.
+    permutation. ``after_epoch(epoch)`` (1-based) runs after each epoch. The
+    history is the mean loss per item of each epoch.
     """
     if n_items < 1:
         raise ValueError("train_epochs: no training items")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"train_epochs: schedule must be one of {SCHEDULES}, not {schedule!r}")
     params = list(params)
     total = epochs * math.ceil(n_items / batch_size)
     if max_steps is not None:
         total = min(total, int(max_steps))
     opt = torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / max(total, 1))))
+    if schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(total, 1))
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / max(total, 1))))
     history: list[float] = []
     step, start = 0, time.perf_counter()
     while step < total:
-        order = rng.permutation(n_items)
+        order = torch.randperm(n_items, generator=rng) if isinstance(rng, torch.Generator) \
+            else rng.permutation(n_items)
         running, count = 0.0, 0
         for b in range(0, n_items, batch_size):
             if step >= total:
                 break
-            loss = loss_of(order[b:b + batch_size])
+            batch = order[b:b + batch_size]
+            loss = loss_of(batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            running, count, step = running + float(loss.detach()), count + 1, step + 1
+            running, count, step = running + float(loss.detach()) * len(batch), count + len(batch), step + 1
         history.append(running / max(count, 1))
         if log is not None:
             log(f"{name}: epoch {len(history)} loss {history[-1]:.5f} step {step}/{total} "

@@ -60,45 +60,6 @@ def with_context(frames: np.ndarray, k: int) -> np.ndarray:
 FRAME_SCORES = ("max", "log1p")  # how a frame's largest object score becomes its score
 
 
-def fit_network(net: torch.nn.Module, x: torch.Tensor, batch_loss, *, epochs: int, batch_size: int, lr: float,
-                generator: torch.Generator, log=None, name: str = "teacher") -> list[float]:
-    """Train ``net`` on the items of ``x``: Adam with a one-cycle learning rate, shuffled mini-batches.
-
-    The loop the network teachers share. Each epoch draws ``torch.randperm``
-    from ``generator``; ``batch_loss(batch)`` may draw from it too
-    (augmentation). Returns the mean loss per epoch and leaves ``net`` in eval
-    mode. (``vadbench.training.train_epochs`` shuffles with NumPy and decays on
-    a cosine: moving the teachers to it would change their published figures.)
-
-    >>> net = torch.nn.Linear(1, 1); x = torch.linspace(-1, 1, 32)[:, None]
-    >>> loss = lambda xb: ((net(xb) - 2 * xb) ** 2).mean()
-    >>> history = fit_network(net, x, loss, epochs=30, batch_size=8, lr=0.1, generator=torch.Generator())
-    >>> len(history), history[-1] < history[0]
-    (30, True)
-    """
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    steps = epochs * max(1, -(-len(x) // batch_size))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1))
-    net.train()
-    history: list[float] = []
-    for epoch in range(epochs):
-        perm = torch.randperm(len(x), generator=generator)
-        total = 0.0
-        for i in range(0, len(x), batch_size):
-            xb = x[perm[i:i + batch_size]]
-            loss = batch_loss(xb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(xb)
-        history.append(total / len(x))
-        if log is not None:
-            log(f"{name}: epoch {epoch + 1}/{epochs} loss {history[-1]:.5f}")
-    net.eval()
-    return history
-
-
 PER_VIDEO = ("shape", "native")  # keys of an Objects dict that are not per object
 
 
@@ -412,4 +373,4 @@ class ObjectTeacher(Model):
         self._maps.clear()
 
 
-__all__ = ["DetectorConfig", "ObjectTeacher", "Objects", "fit_network", "to_numpy", "to_tensor", "with_context"]
+__all__ = ["DetectorConfig", "ObjectTeacher", "Objects", "to_numpy", "to_tensor", "with_context"]
