@@ -16,7 +16,7 @@ Example (a least-squares fit of one weight to ``y = 3 x``):
 ...     return ((w * x[i] - y[i]) ** 2).mean()
 >>> history = train_epochs([w], loss_of, n_items=64, epochs=40, batch_size=16, lr=0.1,
 ...                        rng=np.random.default_rng(0))
->>> len(history), round(float(w), 1)
+>>> len(history), round(float(w.detach()), 1)
 (40, 3.0)
 """
 
