@@ -9,7 +9,7 @@ from .model import FastAno
 # on two CPU cores (see README.md for its Ped2 figures and how they were measured).
 CONFIGS = {
     "fastano-paper": {"size": (360, 240), "width": 64, "epochs": 10},
-    "fastano": {"size": (192, 128), "width": 16, "epochs": 8},
+    "fastano": {"size": (192, 128), "width": 16, "epochs": 16},
 }
 
 # configurations that train in seconds on a tiny synthetic dataset (contract tests, ``--quick``)
