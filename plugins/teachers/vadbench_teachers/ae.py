@@ -39,9 +39,7 @@ import torch
 from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
-from vadbench.training import train_epochs
-
-from .base import Objects, ObjectTeacher, to_numpy, to_tensor
+from .base import Objects, ObjectTeacher, to_numpy, to_tensor, train_network
 from .features import dis_flow, square_crop
 
 
@@ -129,12 +127,8 @@ class AutoencoderTeacher(ObjectTeacher):
             xb = torch.where(flip[:, None, None, None], xb.flip(-1) * sign, xb)
             return ((self.net(xb) - xb) ** 2).mean()
 
-        self.net.train()
-        self.train_loss = train_epochs(self.net.parameters(), lambda idx: batch_loss(x[idx]), n_items=len(x),
-                                       epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, rng=g,
-                                       schedule="onecycle", log=ctx.log if ctx is not None else None,
-                                       name=self.name)
-        self.net.eval()
+        self.train_loss = train_network(self.net, x, batch_loss, epochs=self.epochs, batch_size=self.batch_size,
+                                        lr=self.lr, generator=g, ctx=ctx, name=self.name)
         err, z = self._run(x)
         rng = np.random.default_rng(self.seed)
         keep = np.sort(rng.choice(len(z), self.max_bank, replace=False)) if len(z) > self.max_bank \

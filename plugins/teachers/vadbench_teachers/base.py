@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from vadbench import Model, Scores, drop_late_defaults
+from vadbench.training import train_epochs
 
 from .detector import BackgroundDetector, DetectorConfig, scale_boxes
 from .maps import DEFAULT_SCALES, box_maps, scale_key
@@ -58,6 +59,29 @@ def with_context(frames: np.ndarray, k: int) -> np.ndarray:
 
 
 FRAME_SCORES = ("max", "log1p")  # how a frame's largest object score becomes its score
+
+
+def train_network(net: torch.nn.Module, x: torch.Tensor, batch_loss, *, epochs: int, batch_size: int, lr: float,
+                  generator: torch.Generator, ctx=None, name: str = "teacher") -> list[float]:
+    """Train ``net`` on the items of ``x`` as the network teachers do; the mean loss per item of each epoch.
+
+    ``batch_loss(xb)`` gives the loss of a batch of items. The loop is
+    :func:`vadbench.training.train_epochs` with a one-cycle learning rate, each
+    epoch's order drawn from ``generator`` (which ``batch_loss`` may use too);
+    ``net`` is left in eval mode.
+
+    >>> net = torch.nn.Linear(1, 1); x = torch.linspace(-1, 1, 32)[:, None]
+    >>> loss = lambda xb: ((net(xb) - 2 * xb) ** 2).mean()
+    >>> history = train_network(net, x, loss, epochs=30, batch_size=8, lr=0.1, generator=torch.Generator())
+    >>> len(history), history[-1] < history[0], net.training
+    (30, True, False)
+    """
+    net.train()
+    history = train_epochs(net.parameters(), lambda idx: batch_loss(x[idx]), n_items=len(x), epochs=epochs,
+                           batch_size=batch_size, lr=lr, rng=generator, schedule="onecycle",
+                           log=ctx.log if ctx is not None else None, name=name)
+    net.eval()
+    return history
 
 
 PER_VIDEO = ("shape", "native")  # keys of an Objects dict that are not per object
@@ -373,4 +397,4 @@ class ObjectTeacher(Model):
         self._maps.clear()
 
 
-__all__ = ["DetectorConfig", "ObjectTeacher", "Objects", "to_numpy", "to_tensor", "with_context"]
+__all__ = ["DetectorConfig", "ObjectTeacher", "Objects", "to_numpy", "to_tensor", "train_network", "with_context"]

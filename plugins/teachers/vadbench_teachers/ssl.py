@@ -43,9 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vadbench.training import train_epochs
-
-from .base import Objects, ObjectTeacher, to_numpy, to_tensor
+from .base import Objects, ObjectTeacher, to_numpy, to_tensor, train_network
 from .features import square_crop
 
 SPAN = 9  # crops kept per object: t - 8g .. t
@@ -165,12 +163,8 @@ class SequenceTeacher(ObjectTeacher):
             middle = (self.net.predict_middle(_masked(fwd)) - fwd[:, MIDDLE]).abs().mean()
             return arrow + motion + middle
 
-        self.net.train()
-        self.train_loss = train_epochs(self.net.parameters(), lambda idx: batch_loss(x_all[idx]), n_items=len(x_all),
-                                       epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, rng=g,
-                                       schedule="onecycle", log=ctx.log if ctx is not None else None,
-                                       name=self.name)
-        self.net.eval()
+        self.train_loss = train_network(self.net, x_all, batch_loss, epochs=self.epochs, batch_size=self.batch_size,
+                                        lr=self.lr, generator=g, ctx=ctx, name=self.name)
         self.norm = np.maximum(self._components(seq).mean(0), 1e-8)
 
     @torch.inference_mode()
