@@ -129,6 +129,23 @@ def conv_bn_relu(cin: int, cout: int, k: int, stride: int = 1, reflect: bool = F
 # --------------------------------------------------------------------------- encoders
 
 
+class MotionChannels(nn.Module):
+    """Append ``|f(t) - f(t-k)|`` and ``|f(t+k) - f(t)|`` to a stacked triplet ``[t-k, t, t+k]``.
+
+    The absolute frame differences are a motion cue the stem cannot form with one
+    linear layer (it needs the absolute value). They are positively homogeneous, so
+    an input scale folded into the stem convolution stays exact.
+
+    >>> x = torch.tensor([1.0, 4.0, 2.0]).reshape(1, 3, 1, 1)
+    >>> MotionChannels()(x).flatten().tolist()
+    [1.0, 4.0, 2.0, 3.0, 2.0]
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        prev, cur, nxt = x.chunk(3, dim=1)
+        return torch.cat([x, (cur - prev).abs(), (nxt - cur).abs()], dim=1)
+
+
 class ConvEncoder(nn.Module):
     """Stem (k x k conv, stride ``stem_stride``) then one stride-2 3x3 conv per further width.
 
@@ -240,6 +257,8 @@ class StudentNet(nn.Module):
     act : {"linear", "paper"}
         ``paper``: sigmoid on S and ReLU on the maps, as in the authors' code;
         ``linear``: no output activation (regression to normalised targets).
+    motion : bool
+        Feed the encoder the two absolute frame differences too (:class:`MotionChannels`).
     """
 
     def __init__(self, in_ch: int = 3, widths: Sequence[int] = (16, 32, 64), stem_kernel: int = 3,
@@ -247,12 +266,14 @@ class StudentNet(nn.Module):
                  out_indices: Sequence[int] = (1, 2, 3), backbone_kwargs: dict | None = None,
                  depth: int = 1, heads: int = 2, dim_head: int = 32, mlp_mult: int = 2, kv_stride: int = 2,
                  proj_kernel: int = 3, scales: Sequence[int] = (1, 4, 16), head_hidden: int = 32,
-                 act: str = "linear", fine_heads: int = 0):
+                 act: str = "linear", fine_heads: int = 0, motion: bool = False):
         super().__init__()
+        self.motion = MotionChannels() if motion else nn.Identity()
+        enc_ch = in_ch + 2 * (in_ch // 3) if motion else in_ch
         if backbone:
-            self.encoder = TimmEncoder(backbone, in_ch, out_indices, **(backbone_kwargs or {}))
+            self.encoder = TimmEncoder(backbone, enc_ch, out_indices, **(backbone_kwargs or {}))
         else:
-            self.encoder = ConvEncoder(in_ch, widths, stem_kernel, stem_stride, reflect)
+            self.encoder = ConvEncoder(enc_ch, widths, stem_kernel, stem_stride, reflect)
         dim = self.encoder.channels[-1]
         self.dim = dim
         self.blocks = nn.Sequential(*[AttentionBlock(dim, heads, dim_head, mlp_mult, proj_kernel, kv_stride)
@@ -268,7 +289,7 @@ class StudentNet(nn.Module):
             self.heads[scale_key(n)] = ScoreHead(dim, act) if n == 1 else MapHead(map_dim, n, head_hidden, act)
 
     def features(self, x) -> tuple[list[torch.Tensor], torch.Tensor]:
-        feats = self.encoder(x)
+        feats = self.encoder(self.motion(x))
         return feats, self.blocks(feats[-1])
 
     def forward(self, x) -> dict[str, torch.Tensor]:
@@ -420,14 +441,14 @@ class InferenceNet(nn.Module):
         stem = next(m for m in net.encoder.modules() if isinstance(m, nn.Conv2d))
         with torch.no_grad():
             stem.weight.mul_(input_scale)
-        self.encoder, self.blocks, self.fine = net.encoder, net.blocks, net.fine
+        self.motion, self.encoder, self.blocks, self.fine = net.motion, net.encoder, net.blocks, net.fine
         self.score_head = net.heads["1x1"] if "1x1" in net.heads else None  # noqa: SIM401 - ModuleDict has no get
         maps = {k: h for k, h in net.heads.items() if k != "1x1"}
         self.map_heads = FusedMapHeads(maps) if maps else None
         self.map_keys = list(maps)
 
     def forward(self, x) -> dict[str, torch.Tensor]:
-        feats = self.encoder(x)
+        feats = self.encoder(self.motion(x))
         z = self.blocks(feats[-1])
         out = {}
         if self.score_head is not None:
