@@ -252,7 +252,8 @@ def test_colour_input_stacks_nine_channels_in_frame_order():
     assert x[0, :, 0, 0].tolist() == [1, 11, 21, 2, 12, 22, 3, 13, 23]
 
 
-@pytest.mark.parametrize("extra", [{}, {"fine_heads": 8}, {"scales": (16,), "score": "max"}])
+@pytest.mark.parametrize("extra", [{}, {"fine_heads": 8}, {"scales": (16,), "score": "max"}, {"motion": True},
+                                   {"motion": True, "color": True}])
 def test_inference_network_matches_the_training_network(extra):
     from vadbench_fastaed.model import to_input
 
