@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
+from vadbench.atomic import atomic_write_text
+
 MODELS = ("teacher-attr", "fastaed-s", "fastaed-s-attr", "fastaed-xs", "teacher-ae", "fastano", "motion-flow",
           "motion-diff", "ffp-unet")
 
@@ -73,7 +75,7 @@ def main(argv=None) -> dict:
             report["cells"][cell] = {g: round(float(spearmanr(s, x)[0]), 3) for g, x in groups.items()}
             print(cell, report["cells"][cell], flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+        atomic_write_text(args.json, json.dumps(report, indent=1) + "\n")
     return report
 
 

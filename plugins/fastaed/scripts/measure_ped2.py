@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vadbench.atomic import atomic_write_text
+
 
 def empty_caches(model) -> None:
     for attr in ("_scores", "_maps"):
@@ -171,7 +173,7 @@ def main(argv=None) -> dict:
             print(f"{name}: e2e {report['models'][name]['fps_e2e']:.1f} fps "
                   f"{report['models'][name].get('fps_model', '')}", flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1, default=str))
+        atomic_write_text(args.json, json.dumps(report, indent=1, default=str) + "\n")
     return report
 
 

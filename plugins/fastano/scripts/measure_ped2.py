@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vadbench.atomic import atomic_write_text
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _ped2data import aucs, model_parser
 
@@ -89,7 +91,7 @@ def main(argv=None) -> dict:
         all_scores[key] = scores
         print(f"{key}: " + " ".join(f"{k}={v:.2f}" for k, v in row.items() if v is not None), flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1))
+        atomic_write_text(args.json, json.dumps(report, indent=1) + "\n")
     if args.scores:
         np.savez(args.scores, **{f"{k}|{vid}": s for k, sc in all_scores.items() for vid, s in sc.items()})
     return report

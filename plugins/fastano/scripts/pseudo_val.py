@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vadbench.atomic import atomic_write_text
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _ped2data import aucs, in_memory, load_ped2, model_parser, pseudo_split
 
@@ -102,7 +104,7 @@ def main(argv=None) -> dict:
     print(f"trained in {report['train_seconds']:.0f}s wall, {report['train_cpu_seconds']:.0f}s CPU", flush=True)
     report["final"] = evaluate(model, "final")
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1))
+        atomic_write_text(args.json, json.dumps(report, indent=1) + "\n")
     return report
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vadbench.atomic import atomic_write_text
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _ped2 import DEFAULT_ROOT, load_ped2
 from vadbench_teachers.detector import BackgroundDetector, box_iou
@@ -78,7 +80,7 @@ def main(argv=None) -> dict:
     }
     print(json.dumps(res, indent=1))
     if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=1))
+        atomic_write_text(args.json, json.dumps(res, indent=1) + "\n")
     return res
 
 

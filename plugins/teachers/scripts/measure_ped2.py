@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vadbench.atomic import atomic_write_text
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _ped2 import DEFAULT_ROOT, load_ped2
 
@@ -111,7 +113,7 @@ def main(argv=None) -> dict:
         out["rbdc_error"] = repr(e)
     print(json.dumps(out, indent=1, default=str))
     if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=1, default=str))
+        atomic_write_text(args.json, json.dumps(out, indent=1, default=str) + "\n")
     return out
 
 
