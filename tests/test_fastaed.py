@@ -107,7 +107,7 @@ def test_paper_configuration_has_the_authors_parameter_count():
 
 
 def test_registered_cpu_students_run_untrained():
-    for name in ("fastaed-s", "fastaed-xs", "fastaed-mbv3"):
+    for name in ("fastaed-s", "fastaed-xs", "fastaed-m", "fastaed-mbv3"):
         model = FastAED(**CONFIGS[name])
         assert model.forward(model.example_input(3)).shape == (3,)
 
