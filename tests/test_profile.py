@@ -150,9 +150,10 @@ def test_profile_command_times_fitted_and_untrained_models_end_to_end(tmp_path, 
     out = tmp_path / "profile.json"
     assert main(["profile", "motion-diff", "motion-flow", "--dataset", "synthetic", "--untrained", "motion-flow",
                  "--results", str(tmp_path / "res"), "--videos", "1", "--rounds", "2", "--warmup", "1",
-                 "--batch-sizes", "1", "--reference", "motion-diff", "--json", str(out)]) == 0
+                 "--batch-sizes", "1", "--e2e-rounds", "2", "--reference", "motion-diff", "--json", str(out)]) == 0
     records = {r["model"]: r for r in load_json(out)}
     assert set(records) == {"motion-diff", "motion-flow"}
+    assert {r["protocol"]["e2e_rounds"] for r in records.values()} == {2}
     assert all(r["fps_e2e"] > 0 and r["e2e_frames"] > 0 for r in records.values())
     assert records["motion-flow"]["ratio_fps_e2e_vs_motion-diff"] > 0
     assert "motion-flow" in capsys.readouterr().out

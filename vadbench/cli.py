@@ -362,7 +362,7 @@ def cmd_profile(args) -> int:
             export_onnx(model, out_dir / f"{model.name}.onnx")
             models.append(onnx_twin(model, out_dir / f"{model.name}.onnx"))
     results = profile_models(models, batch_sizes=tuple(int(b) for b in _csv(args.batch_sizes)),
-                             rounds=args.rounds, warmup=args.warmup, videos=videos,
+                             rounds=args.rounds, warmup=args.warmup, videos=videos, e2e_rounds=args.e2e_rounds,
                              reference=args.reference, device=args.device, progress=_say)
     print(format_profile_table(results))
     if args.json:
@@ -500,6 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-sizes", default="1,8,32")
     s.add_argument("--rounds", type=int, default=10)
     s.add_argument("--warmup", type=int, default=3)
+    s.add_argument("--e2e-rounds", type=int, default=3,
+                   help="end-to-end rounds over the --videos (median reported; more rounds, steadier ratios)")
     s.add_argument("--reference", help="report speed ratios to this model")
     s.add_argument("--device", default="cpu", help="cpu, or cuda[:i] for models with a device setting "
                    "(fastaed-*, fastano*); fitted models are fitted on the CPU and timed on the device")
