@@ -171,6 +171,22 @@ def test_a_fitted_student_counts_its_network_once():
     assert count_params(model) == before == sum(p.numel() for p in model.net.parameters())
 
 
+@pytest.mark.parametrize("option, value, message", [
+    ("--e2e-rounds", "0", "argument --e2e-rounds: must be at least 1, got 0"),
+    ("--rounds", "-1", "argument --rounds: must be at least 1, got -1"),
+    ("--warmup", "-1", "argument --warmup: must be at least 0, got -1"),
+    ("--rounds", "two", "argument --rounds: invalid integer value: 'two'"),
+])
+def test_profile_counts_out_of_range_are_one_line_errors(option, value, message, capsys):
+    from vadbench.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["profile", "motion-diff", option, value])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"vadbench profile: error: {message}" and "Traceback" not in "".join(err)
+
+
 def test_profile_on_a_gpu_builds_models_there_or_says_why_not():
     """``--device cuda`` builds each model with its ``device`` setting; one without it is refused in one line."""
     from vadbench.cli import main

@@ -37,6 +37,22 @@ def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _count(minimum: int):
+    """An argparse type: an integer of at least ``minimum`` (else argparse's one-line usage error).
+
+    >>> _count(1)("3"), _count(0)("0")
+    (3, 0)
+    """
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its message for a non-integer
+    return parse
+
+
 def _say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -498,9 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--videos", type=int, default=2)
     s.add_argument("--batch-sizes", default="1,8,32")
-    s.add_argument("--rounds", type=int, default=10)
-    s.add_argument("--warmup", type=int, default=3)
-    s.add_argument("--e2e-rounds", type=int, default=3,
+    s.add_argument("--rounds", type=_count(1), default=10)
+    s.add_argument("--warmup", type=_count(0), default=3)
+    s.add_argument("--e2e-rounds", type=_count(1), default=3,
                    help="end-to-end rounds over the --videos (median reported; more rounds, steadier ratios)")
     s.add_argument("--reference", help="report speed ratios to this model")
     s.add_argument("--device", default="cpu", help="cpu, or cuda[:i] for models with a device setting "
