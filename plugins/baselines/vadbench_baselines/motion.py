@@ -80,16 +80,49 @@ class FlowMagnitude(Model):
         rng = np.random.default_rng(0)
         return rng.integers(0, 255, (batch_size, 2, h, w), dtype=np.uint8)
 
+    @staticmethod
+    def magnitude(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Dense Farneback flow magnitude (H, W) float32, in pixels, from grayscale frame ``a`` to ``b``."""
+        flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 2, 9, 2, 5, 1.1, 0)
+        return np.hypot(flow[..., 0], flow[..., 1])
+
     def blocks(self, pairs: np.ndarray) -> np.ndarray:
         """Block-wise mean flow magnitude (B, H/block, W/block) of frame pairs (B, 2, H, W) uint8."""
         k = self.block
         out = []
         for a, b in pairs:
-            flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 2, 9, 2, 5, 1.1, 0)
-            mag = np.hypot(flow[..., 0], flow[..., 1])
+            mag = self.magnitude(a, b)
             h, w = (mag.shape[0] // k) * k, (mag.shape[1] // k) * k
             out.append(mag[:h, :w].reshape(h // k, k, w // k, k).mean((1, 3)))
         return np.stack(out)
+
+    def multiscale_maps(self, video, scales: tuple[int, ...] = (1, 4, 16)) -> dict[str, np.ndarray]:
+        """Flow-magnitude maps ``{"1x1": (T, 1, 1), "4x4": (T, 4, 4), "16x16": (T, 16, 16)}`` float32.
+
+        The finest map is the magnitude field area-averaged onto an n x n grid of
+        the frame; each coarser map is the max-pooling of the finest, as with the
+        teachers' maps, so ``motion-flow`` can be named as a student's teacher
+        (a velocity target that needs no training). Frame 0 copies frame 1.
+
+        >>> from vadbench.data import FrameSource, Video
+        >>> frames = np.zeros((3, 64, 64), np.uint8); frames[:, 20:40, 10:30] = 200
+        >>> frames[2] = np.roll(frames[1], 4, axis=1)
+        >>> m = FlowMagnitude(size=None).multiscale_maps(Video("a", FrameSource.from_array(frames)))
+        >>> {k: v.shape for k, v in m.items()}
+        {'1x1': (3, 1, 1), '4x4': (3, 4, 4), '16x16': (3, 16, 16)}
+        >>> bool(m["1x1"][2, 0, 0] > 1.0 > m["1x1"][1, 0, 0]), bool(np.allclose(m["1x1"][:, 0, 0], m["4x4"].max((1, 2))))
+        (True, True)
+        """
+        frames = video.read(gray=True, size=self.size)
+        finest = max(scales)
+        fine = np.zeros((len(frames), finest, finest), np.float32)
+        for t in range(1, len(frames)):
+            fine[t] = cv2.resize(self.magnitude(frames[t - 1], frames[t]), (finest, finest),
+                                 interpolation=cv2.INTER_AREA)
+        if len(frames) > 1:
+            fine[0] = fine[1]
+        x = torch.from_numpy(fine)[:, None]
+        return {f"{n}x{n}": F.adaptive_max_pool2d(x, n)[:, 0].numpy() for n in sorted(scales)}
 
     def forward(self, pairs: np.ndarray) -> np.ndarray:
         return self.blocks(pairs).reshape(len(pairs), -1).max(1)
