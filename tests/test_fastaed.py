@@ -187,6 +187,27 @@ def test_sped_up_clips_take_every_fth_frame_with_the_same_triplet_rule(tmp_path)
     assert seen == expected_clip | expected_plain
 
 
+
+def test_motion_flow_is_a_teacher_whose_maps_follow_the_motion(tmp_path):
+    """``motion-flow`` (no training) gives maps at the student's scales; a student distils from it."""
+    import vadbench
+
+    flow = vadbench.create_model("motion-flow", size=None)
+    fast, slow = moving_square_video("fast", speed=6, seed=1), moving_square_video("slow", speed=1, seed=1)
+    maps = flow.multiscale_maps(fast)
+    assert {k: v.shape for k, v in maps.items()} == {"1x1": (24, 1, 1), "4x4": (24, 4, 4), "16x16": (24, 16, 16)}
+    np.testing.assert_allclose(maps["1x1"][:, 0, 0], maps["16x16"].max((1, 2)), rtol=1e-6)
+    np.testing.assert_allclose(maps["4x4"].max((1, 2)), maps["16x16"].max((1, 2)), rtol=1e-6)
+    assert np.median(maps["1x1"]) > 2 * np.median(flow.multiscale_maps(slow)["1x1"])
+    rows = maps["16x16"][5].max(1)  # the square moves along rows 20-31 of 64: grid rows 5-7
+    assert rows[5:8].max() > 5 * max(rows[:3].max(), rows[10:].max())
+
+    model = FastAED(**TINY, epochs=1, teachers=["motion-flow"], targets="direct", speedups=(2,))
+    model.fit(train_split(), RunContext(cache_dir=tmp_path, seed=0, get_model=lambda name, **cfg: flow))
+    assert model.norm["motion-flow"] > 0
+    assert np.isfinite(model.score(fast).frame).all()
+
+
 # --------------------------------------------------------------------------- persistence and order
 
 
