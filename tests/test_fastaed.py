@@ -187,7 +187,6 @@ def test_sped_up_clips_take_every_fth_frame_with_the_same_triplet_rule(tmp_path)
     assert seen == expected_clip | expected_plain
 
 
-
 def test_motion_flow_is_a_teacher_whose_maps_follow_the_motion(tmp_path):
     """``motion-flow`` (no training) gives maps at the student's scales; a student distils from it."""
     import vadbench
