@@ -44,6 +44,9 @@ CONFIGS: dict[str, dict] = {
     "fastaed-m": M,
     # fastaed-m with the authors' 7x7 stem, registered by the stem check in README.md
     "fastaed-m-stem7": {**M, "stem_kernel": 7},
+    # fastaed-m with twice the stem's filters and the last stage's channels, registered by the
+    # wider-encoder check in README.md
+    "fastaed-m-wide": {**M, "widths": (32, 48, 96)},
     # ablations of fastaed-s, one setting each
     "fastaed-s-kd": {**S, "lam": 0.0},
     "fastaed-s-single": {**S, "scales": (16,), "score": "max"},
