@@ -14,13 +14,14 @@ from vadbench_teachers.ae import AutoencoderTeacher
 from vadbench_teachers.attr import AttributeTeacher
 from vadbench_teachers.base import smooth_along_tracks, with_context
 from vadbench_teachers.detector import BackgroundDetector, box_iou, merge_boxes
-from vadbench_teachers.maps import box_maps, pool_maps, rasterize
+from vadbench_teachers.maps import box_maps, rasterize
 from vadbench_teachers.ssl import IRREGULAR, SequenceTeacher
 from vadbench_teachers.tracker import IoUTracker
 
 from vadbench import RunContext
 from vadbench.data.frames import FrameSource
 from vadbench.data.video import Split, Video
+from vadbench.maps import pool_maps
 
 H, W = 60, 96
 

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from vadbench import Model, Scores
+from vadbench.maps import DEFAULT_SCALES, pool_maps
 
 
 class FrameDifference(Model):
@@ -96,7 +97,7 @@ class FlowMagnitude(Model):
             out.append(mag[:h, :w].reshape(h // k, k, w // k, k).mean((1, 3)))
         return np.stack(out)
 
-    def multiscale_maps(self, video, scales: tuple[int, ...] = (1, 4, 16)) -> dict[str, np.ndarray]:
+    def multiscale_maps(self, video, scales: tuple[int, ...] = DEFAULT_SCALES) -> dict[str, np.ndarray]:
         """Flow-magnitude maps ``{"1x1": (T, 1, 1), "4x4": (T, 4, 4), "16x16": (T, 16, 16)}`` float32.
 
         The finest map is the magnitude field area-averaged onto an n x n grid of
@@ -121,8 +122,7 @@ class FlowMagnitude(Model):
                                  interpolation=cv2.INTER_AREA)
         if len(frames) > 1:
             fine[0] = fine[1]
-        x = torch.from_numpy(fine)[:, None]
-        return {f"{n}x{n}": F.adaptive_max_pool2d(x, n)[:, 0].numpy() for n in sorted(scales)}
+        return pool_maps(fine, sorted(scales))
 
     def forward(self, pairs: np.ndarray) -> np.ndarray:
         return self.blocks(pairs).reshape(len(pairs), -1).max(1)

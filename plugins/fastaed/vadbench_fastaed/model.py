@@ -55,9 +55,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from vadbench import Model, Scores, drop_late_defaults
+from vadbench.maps import pool_maps, scale_key
 
 from .frames import FrameReader, stack_input, triplet_index
-from .nets import FrameDecoder, InferenceNet, MapDiscriminator, StudentNet, fold_batchnorm, scale_key
+from .nets import FrameDecoder, InferenceNet, MapDiscriminator, StudentNet, fold_batchnorm
 
 NET_KEYS = ("widths", "stem_kernel", "stem_stride", "reflect", "backbone", "out_indices", "backbone_kwargs",
             "depth", "heads", "dim_head", "mlp_mult", "kv_stride", "proj_kernel", "head_hidden", "act", "fine_heads", "motion")
@@ -446,8 +447,7 @@ class FastAED(Model):
             a = np.asarray(raw[key], np.float32)
         else:  # derive from the finest map the teacher has, by adaptive max-pooling
             finest = max(raw, key=lambda s: int(s.split("x")[0]))
-            src = torch.from_numpy(np.asarray(raw[finest], np.float32))[:, None]
-            a = F.adaptive_max_pool2d(src, n)[:, 0].numpy()
+            a = pool_maps(raw[finest], (n,))[key]
         a = a.reshape(frames, n, n)
         if not np.isfinite(a).all():
             raise ValueError(f"teacher maps at {key} hold non-finite values")

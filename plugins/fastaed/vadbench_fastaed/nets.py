@@ -40,10 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def scale_key(n: int) -> str:
-    return f"{n}x{n}"
-
+from vadbench.maps import scale_key
 
 # --------------------------------------------------------------------------- blocks
 

@@ -35,10 +35,11 @@ import numpy as np
 import torch
 
 from vadbench import Model, Scores, drop_late_defaults
+from vadbench.maps import DEFAULT_SCALES, scale_key
 from vadbench.training import train_epochs
 
 from .detector import BackgroundDetector, DetectorConfig, scale_boxes
-from .maps import DEFAULT_SCALES, box_maps, scale_key
+from .maps import box_maps
 
 Objects = dict  # name -> array with one row per object; always "frame" (N,) and "box" (N, 4)
 

@@ -3,15 +3,14 @@
 A teacher paints each object's score over its box in a full-resolution map
 (the maximum where boxes overlap, zero elsewhere) and pools that map by
 adaptive max-pooling to the scales the student learns (1x1, 4x4, 16x16 by
-default). :func:`rasterize` and :func:`pool_maps` do exactly that;
+default). :func:`rasterize` and :func:`vadbench.maps.pool_maps` do exactly that;
 :func:`box_maps` gives the same pooled maps straight from the boxes, without
 the full-resolution map (cheap for 856x480 videos), and is what the teachers use.
 
-Adaptive max-pooling of an ``H``-row map to ``n`` rows uses, for output row
-``i``, input rows ``floor(i*H/n)`` to ``ceil((i+1)*H/n) - 1`` (PyTorch's
-``adaptive_max_pool2d``); the same for columns.
+Adaptive max-pooling uses PyTorch's ``adaptive_max_pool2d`` cells (see :mod:`vadbench.maps`).
 
 >>> import numpy as np
+>>> from vadbench.maps import pool_maps
 >>> boxes = np.array([[0, 0, 3, 3], [2, 2, 7, 5]])
 >>> m = rasterize(boxes, np.array([1.0, 2.0]), 8, 8)
 >>> float(m[0, 0]), float(m[3, 3]), float(m[7, 7])
@@ -28,12 +27,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-DEFAULT_SCALES = (1, 4, 16)
-
-
-def scale_key(n: int) -> str:
-    return f"{n}x{n}"
-
 
 def rasterize(boxes: np.ndarray, scores: np.ndarray, height: int, width: int) -> np.ndarray:
     """Full-resolution map (H, W) float32: each box's score over its inclusive pixels, max on overlap."""
@@ -46,15 +39,6 @@ def rasterize(boxes: np.ndarray, scores: np.ndarray, height: int, width: int) ->
         region = out[y0:y1 + 1, x0:x1 + 1]
         np.maximum(region, np.float32(s), out=region)
     return out
-
-
-def pool_maps(maps: np.ndarray, scales: Sequence[int] = DEFAULT_SCALES) -> dict[str, np.ndarray]:
-    """Adaptive max-pooling of full-resolution maps (T, H, W) to each ``n x n`` of ``scales``."""
-    import torch
-    import torch.nn.functional as F
-
-    x = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32))[:, None]
-    return {scale_key(n): F.adaptive_max_pool2d(x, (n, n))[:, 0].numpy() for n in scales}
 
 
 def _cells(size: int, n: int) -> tuple[np.ndarray, np.ndarray]:
