@@ -273,6 +273,7 @@ def test_colour_input_stacks_nine_channels_in_frame_order():
 
 
 @pytest.mark.parametrize("extra", [{}, {"fine_heads": 8}, {"scales": (16,), "score": "max"}, {"motion": True},
+                                   {"match_radius": 2, "stem_stride": 2},
                                    {"motion": True, "color": True}])
 def test_inference_network_matches_the_training_network(extra):
     from vadbench_fastaed.model import to_input

@@ -61,7 +61,7 @@ from .frames import FrameReader, stack_input, triplet_index
 from .nets import FrameDecoder, InferenceNet, MapDiscriminator, StudentNet, fold_batchnorm
 
 NET_KEYS = ("widths", "stem_kernel", "stem_stride", "reflect", "backbone", "out_indices", "backbone_kwargs",
-            "depth", "heads", "dim_head", "mlp_mult", "kv_stride", "proj_kernel", "head_hidden", "act", "fine_heads", "motion")
+            "depth", "heads", "dim_head", "mlp_mult", "kv_stride", "proj_kernel", "head_hidden", "act", "fine_heads", "motion", "match_radius")
 
 
 INPUT_SCALE = 1.0 / 128.0
@@ -133,7 +133,8 @@ class FastAED(Model):
         Input size (width, height), colour (9 channels) or grayscale (3), and k of ``[t-k, t, t+k]``.
     widths ... fine_heads, motion, scales
         The network (:class:`~vadbench_fastaed.nets.StudentNet`); ``backbone`` names a timm model;
-        ``motion`` adds the absolute frame differences to the input.
+        ``motion`` adds the absolute frame differences to the input; ``match_radius`` adds a
+        block-matching speed field to the first stride-2 stage.
     teachers, teacher_weights, teacher_config
         Registered teacher names (fetched with ``ctx.get_model``), loss weights, config overrides.
     targets, folds
@@ -172,7 +173,7 @@ class FastAED(Model):
                  reflect: bool = False, backbone: str | None = None, out_indices: Sequence[int] = (1, 2, 3),
                  backbone_kwargs: dict | None = None, depth: int = 1, heads: int = 2, dim_head: int = 32,
                  mlp_mult: int = 2, kv_stride: int = 2, proj_kernel: int = 3, head_hidden: int = 32,
-                 act: str = "linear", fine_heads: int = 0, motion: bool = False, scales: Sequence[int] = (1, 4, 16),
+                 act: str = "linear", fine_heads: int = 0, motion: bool = False, match_radius: int = 0, scales: Sequence[int] = (1, 4, 16),
                  teachers: Sequence[str] = ("teacher-attr",), teacher_weights: Sequence[float] | None = None,
                  teacher_config: dict | None = None, targets: str | dict = "crossfit", folds: int = 2,
                  speedups: Sequence[int] = (2, 3, 4),
@@ -187,7 +188,8 @@ class FastAED(Model):
         config = dict(locals())
         for k in ("self", "__class__"):
             config.pop(k, None)
-        super().__init__(**_jsonable(drop_late_defaults(config, {"flip": False, "device": "cpu", "motion": False})))
+        super().__init__(**_jsonable(drop_late_defaults(config, {"flip": False, "device": "cpu", "motion": False,
+                                                                         "match_radius": 0})))
         if score not in ("mean", "max", "s"):
             raise ValueError(f"score must be 'mean', 'max' or 's', got {score!r}")
         modes = targets.values() if isinstance(targets, dict) else [targets]

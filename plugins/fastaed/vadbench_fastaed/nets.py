@@ -143,24 +143,79 @@ class MotionChannels(nn.Module):
         return torch.cat([x, (cur - prev).abs(), (nxt - cur).abs()], dim=1)
 
 
+class BlockMatchSpeed(nn.Module):
+    """How far the content of each cell moved: block matching of frame t against t-k and t+k.
+
+    The triplet ``[t-k, t, t+k]`` (grayscale) is average-pooled by ``stride`` into
+    cells; for every displacement within ``radius`` cells, the absolute difference
+    between frame t and the shifted neighbour is summed over a 3x3 patch of cells,
+    and each cell takes the length of the displacement with the smallest cost (plus
+    ``penalty`` per cell of length, so that a flat or static patch matches in
+    place). Returns the two lengths ``(B, 2, H/stride, W/stride)``: a speed field
+    that the stem, one linear convolution, cannot compute. It has no weights;
+    ``input_scale`` converts the input to the training scale (``x / 128``), so that
+    ``penalty`` keeps its meaning when :class:`InferenceNet` feeds raw frames.
+
+    >>> x = torch.zeros(1, 3, 16, 16); x[:, :, 6:10, 6:10] = 1.0
+    >>> x[:, 2] = torch.roll(x[:, 1], 2, dims=2)  # t+k: the square 2 pixels to the right
+    >>> v = BlockMatchSpeed(radius=2, stride=1)(x)
+    >>> float(v[0, 0].max()), float(v[0, 1, 6:10, 6:10].max())
+    (0.0, 2.0)
+    """
+
+    def __init__(self, radius: int = 2, stride: int = 4, penalty: float = 0.01):
+        super().__init__()
+        self.radius, self.stride, self.penalty = int(radius), int(stride), float(penalty)
+        self.input_scale = 1.0
+        d = torch.arange(-self.radius, self.radius + 1, dtype=torch.float32)
+        length = (d[:, None] ** 2 + d[None, :] ** 2).sqrt().flatten()
+        self.register_buffer("length", length, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :3] * self.input_scale
+        if self.stride > 1:
+            x = F.avg_pool2d(x, self.stride, ceil_mode=True)
+        prev, cur, nxt = x[:, 0], x[:, 1], x[:, 2]
+        return torch.stack([self._moved(cur, prev), self._moved(cur, nxt)], 1)
+
+    def _moved(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        r, n = self.radius, 2 * self.radius + 1
+        h, w = a.shape[-2], a.shape[-1]
+        bp = F.pad(b[:, None], (r, r, r, r), mode="replicate")[:, 0]
+        # cost volume (B, h, w, displacements): displacements last, so the sums and argmin run contiguously
+        cost = torch.stack([(a - bp[:, dy:dy + h, dx:dx + w]).abs() for dy in range(n) for dx in range(n)], -1)
+        c = F.pad(cost, (0, 0, 1, 1, 1, 1))
+        c = c[:, :h] + c[:, 1:h + 1] + c[:, 2:h + 2]
+        c = (c[:, :, :w] + c[:, :, 1:w + 1] + c[:, :, 2:w + 2]) / 9 + self.penalty * self.length
+        return self.length[c.argmin(-1)]
+
+
 class ConvEncoder(nn.Module):
     """Stem (k x k conv, stride ``stem_stride``) then one stride-2 3x3 conv per further width.
 
-    ``forward`` returns the feature map of every stage (finest first).
+    ``match_radius > 0`` appends the two :class:`BlockMatchSpeed` channels (that radius, in
+    cells of the first stride-2 stage) to that stage's output. ``forward`` returns the
+    feature map of every stage (finest first).
     """
 
     def __init__(self, in_ch: int, widths: Sequence[int] = (16, 32, 64, 128, 256), stem_kernel: int = 7,
-                 stem_stride: int = 1, reflect: bool = True):
+                 stem_stride: int = 1, reflect: bool = True, match_radius: int = 0):
         super().__init__()
         widths = list(widths)
         self.stem = conv_bn_relu(in_ch, widths[0], stem_kernel, stem_stride, reflect=reflect)
-        self.downs = nn.ModuleList(conv_bn_relu(a, b, 3, 2) for a, b in itertools.pairwise(widths))
-        self.channels = widths
+        if match_radius and len(widths) < 2:
+            raise ValueError("match_radius needs a stride-2 stage after the stem (two widths or more)")
+        self.speed = BlockMatchSpeed(match_radius, 2 * stem_stride) if match_radius else None
+        channels = [w + (2 if i == 1 and self.speed is not None else 0) for i, w in enumerate(widths)]
+        self.downs = nn.ModuleList(conv_bn_relu(channels[i], widths[i + 1], 3, 2) for i in range(len(widths) - 1))
+        self.channels = channels  # of each stage's output, the speed channels included
 
     def forward(self, x) -> list[torch.Tensor]:
         feats = [self.stem(x)]
-        for down in self.downs:
+        for i, down in enumerate(self.downs):
             feats.append(down(feats[-1]))
+            if i == 0 and self.speed is not None:
+                feats[-1] = torch.cat([feats[-1], self.speed(x)], 1)
         return feats
 
 
@@ -256,6 +311,8 @@ class StudentNet(nn.Module):
         ``linear``: no output activation (regression to normalised targets).
     motion : bool
         Feed the encoder the two absolute frame differences too (:class:`MotionChannels`).
+    match_radius : int
+        Radius of the :class:`BlockMatchSpeed` channels appended to the first stride-2 stage (0: none).
     """
 
     def __init__(self, in_ch: int = 3, widths: Sequence[int] = (16, 32, 64), stem_kernel: int = 3,
@@ -263,14 +320,14 @@ class StudentNet(nn.Module):
                  out_indices: Sequence[int] = (1, 2, 3), backbone_kwargs: dict | None = None,
                  depth: int = 1, heads: int = 2, dim_head: int = 32, mlp_mult: int = 2, kv_stride: int = 2,
                  proj_kernel: int = 3, scales: Sequence[int] = (1, 4, 16), head_hidden: int = 32,
-                 act: str = "linear", fine_heads: int = 0, motion: bool = False):
+                 act: str = "linear", fine_heads: int = 0, motion: bool = False, match_radius: int = 0):
         super().__init__()
         self.motion = MotionChannels() if motion else nn.Identity()
         enc_ch = in_ch + 2 * (in_ch // 3) if motion else in_ch
         if backbone:
             self.encoder = TimmEncoder(backbone, enc_ch, out_indices, **(backbone_kwargs or {}))
         else:
-            self.encoder = ConvEncoder(enc_ch, widths, stem_kernel, stem_stride, reflect)
+            self.encoder = ConvEncoder(enc_ch, widths, stem_kernel, stem_stride, reflect, match_radius)
         dim = self.encoder.channels[-1]
         self.dim = dim
         self.blocks = nn.Sequential(*[AttentionBlock(dim, heads, dim_head, mlp_mult, proj_kernel, kv_stride)
@@ -438,6 +495,9 @@ class InferenceNet(nn.Module):
         stem = next(m for m in net.encoder.modules() if isinstance(m, nn.Conv2d))
         with torch.no_grad():
             stem.weight.mul_(input_scale)
+        for m in net.modules():
+            if isinstance(m, BlockMatchSpeed):  # it reads the raw frames too: rescale them itself
+                m.input_scale = input_scale
         self.motion, self.encoder, self.blocks, self.fine = net.motion, net.encoder, net.blocks, net.fine
         self.score_head = net.heads["1x1"] if "1x1" in net.heads else None  # noqa: SIM401 - ModuleDict has no get
         maps = {k: h for k, h in net.heads.items() if k != "1x1"}
