@@ -289,6 +289,13 @@ def test_inference_network_matches_the_training_network(extra):
         torch.testing.assert_close(out[k], ref[k], rtol=1e-4, atol=1e-5)
 
 
+def test_the_block_matching_speed_field_refuses_inputs_it_cannot_read():
+    with pytest.raises(ValueError, match="3 grayscale frames"):
+        StudentNet(in_ch=9, match_radius=2)
+    with pytest.raises(ValueError, match="stride-2 stage"):
+        StudentNet(widths=(8,), depth=0, scales=(1,), match_radius=2)
+
+
 def test_an_exported_fitted_student_gives_the_same_frame_scores_through_onnx_runtime(tmp_path):
     pytest.importorskip("onnxruntime", reason="ONNX export is an extra: pip install 'vadbench[onnx]'")
     from vadbench.export import OnnxHotPath, export_onnx

@@ -322,6 +322,8 @@ class StudentNet(nn.Module):
                  proj_kernel: int = 3, scales: Sequence[int] = (1, 4, 16), head_hidden: int = 32,
                  act: str = "linear", fine_heads: int = 0, motion: bool = False, match_radius: int = 0):
         super().__init__()
+        if match_radius and (in_ch != 3 or backbone):
+            raise ValueError("match_radius needs the native encoder on 3 grayscale frames")
         self.motion = MotionChannels() if motion else nn.Identity()
         enc_ch = in_ch + 2 * (in_ch // 3) if motion else in_ch
         if backbone:
