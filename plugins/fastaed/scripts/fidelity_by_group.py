@@ -25,9 +25,8 @@ from scipy.stats import spearmanr
 
 from vadbench.atomic import atomic_write_text
 
-MODELS = ("teacher-attr", "fastaed-s", "fastaed-s-attr", "fastaed-xs", "fastaed-m", "fastaed-m-stem7", "fastaed-m-wide",
-          "teacher-ae", "fastano", "motion-flow",
-          "motion-diff", "ffp-unet")
+MODELS = ("teacher-attr", "fastaed-s", "fastaed-s-attr", "fastaed-xs", "fastaed-m", "fastaed-m-stem7",
+          "fastaed-m-wide", "teacher-ae", "fastano", "motion-flow", "motion-diff", "ffp-unet")
 
 
 def group_frame_scores(teacher, videos) -> dict[str, np.ndarray]:

@@ -61,7 +61,8 @@ from .frames import FrameReader, stack_input, triplet_index
 from .nets import FrameDecoder, InferenceNet, MapDiscriminator, StudentNet, fold_batchnorm
 
 NET_KEYS = ("widths", "stem_kernel", "stem_stride", "reflect", "backbone", "out_indices", "backbone_kwargs",
-            "depth", "heads", "dim_head", "mlp_mult", "kv_stride", "proj_kernel", "head_hidden", "act", "fine_heads", "motion", "match_radius")
+            "depth", "heads", "dim_head", "mlp_mult", "kv_stride", "proj_kernel", "head_hidden", "act", "fine_heads",
+            "motion", "match_radius")
 
 
 INPUT_SCALE = 1.0 / 128.0
@@ -173,7 +174,8 @@ class FastAED(Model):
                  reflect: bool = False, backbone: str | None = None, out_indices: Sequence[int] = (1, 2, 3),
                  backbone_kwargs: dict | None = None, depth: int = 1, heads: int = 2, dim_head: int = 32,
                  mlp_mult: int = 2, kv_stride: int = 2, proj_kernel: int = 3, head_hidden: int = 32,
-                 act: str = "linear", fine_heads: int = 0, motion: bool = False, match_radius: int = 0, scales: Sequence[int] = (1, 4, 16),
+                 act: str = "linear", fine_heads: int = 0, motion: bool = False, match_radius: int = 0,
+                 scales: Sequence[int] = (1, 4, 16),
                  teachers: Sequence[str] = ("teacher-attr",), teacher_weights: Sequence[float] | None = None,
                  teacher_config: dict | None = None, targets: str | dict = "crossfit", folds: int = 2,
                  speedups: Sequence[int] = (2, 3, 4),
@@ -188,8 +190,8 @@ class FastAED(Model):
         config = dict(locals())
         for k in ("self", "__class__"):
             config.pop(k, None)
-        super().__init__(**_jsonable(drop_late_defaults(config, {"flip": False, "device": "cpu", "motion": False,
-                                                                         "match_radius": 0})))
+        late = {"flip": False, "device": "cpu", "motion": False, "match_radius": 0}  # absent from older hashes
+        super().__init__(**_jsonable(drop_late_defaults(config, late)))
         if score not in ("mean", "max", "s"):
             raise ValueError(f"score must be 'mean', 'max' or 's', got {score!r}")
         modes = targets.values() if isinstance(targets, dict) else [targets]
