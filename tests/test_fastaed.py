@@ -313,3 +313,27 @@ def test_an_exported_fitted_student_gives_the_same_frame_scores_through_onnx_run
     got = OnnxHotPath(tmp_path / "student.onnx").run(batch)
     assert got.shape == expected.shape and np.ptp(expected) > 0
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_the_imitation_ceiling_rebuilds_the_frame_target_the_student_learns():
+    """``scripts/imitation_ceiling.py`` must score what a perfect student would: the mean over teachers
+    of the transformed 1x1 maps, which is also the mean-score mode's estimate of it."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "plugins" / "fastaed" / "scripts" / "imitation_ceiling.py"
+    spec = importlib.util.spec_from_file_location("imitation_ceiling", path)
+    ceiling = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ceiling)
+
+    model = FastAED(**CONFIGS["fastaed-s"])
+    model.norm = {"teacher-attr": 2.5, "teacher-ae": 0.4}
+    rng = np.random.default_rng(0)
+    raw = {t: rng.gamma(2.0, 1.0, 30) for t in model.norm}
+    learnt = np.mean([model.transform(raw[t], t) for t in model.norm], 0)
+    rebuilt = ceiling.target_scores([[raw[t]] for t in model.norm], list(model.norm.values()))
+    np.testing.assert_allclose(rebuilt[0], learnt, rtol=1e-5)
+    # the oracle finds the normalisers that follow the better teacher
+    labels = [(raw["teacher-attr"] > 2.0).astype(int)]
+    best = ceiling.oracle([[raw["teacher-attr"]], [raw["teacher-ae"]]], labels, np.logspace(-3, 3, 7))
+    assert best["micro_s3"] > ceiling.frame_auc([raw["teacher-ae"]], labels, sigma=3)
