@@ -15,7 +15,6 @@ teacher's own score. No label is read: this measures imitation, not accuracy.
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 from pathlib import Path
@@ -46,17 +45,14 @@ def group_frame_scores(teacher, videos) -> dict[str, np.ndarray]:
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-root", default="../shared/data")
-    ap.add_argument("--results", default="leaderboards/results/ped2")
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args(argv)
+    from _stored import ped2, store_parser, stored_scores
+
+    args = store_parser(__doc__).parse_args(argv)
 
     import vadbench
     from vadbench import RunContext
-    from vadbench.runner import resolve_root
 
-    ds = vadbench.create_dataset("ped2", root=resolve_root("ped2", args.data_root))
+    ds = ped2(args.data_root)
     teacher = vadbench.create_model("teacher-attr")
     teacher.fit(ds.train, RunContext(cache_dir=str(Path(args.results) / "cache"), seed=0))
     videos = list(ds.test)
@@ -69,8 +65,7 @@ def main(argv=None) -> dict:
               "cells": {}}
     for model in MODELS:
         for path in sorted(glob.glob(str(Path(args.results) / "scores" / f"{model}__ped2__s*.npz"))):
-            with np.load(path) as z:
-                s = np.concatenate([z[str(v.id)] for v in videos])
+            s = np.concatenate(stored_scores(path, videos))
             cell = Path(path).stem
             report["cells"][cell] = {g: round(float(spearmanr(s, x)[0]), 3) for g, x in groups.items()}
             print(cell, report["cells"][cell], flush=True)

@@ -20,7 +20,6 @@ Nothing here trains; it reads the stored scores of seeds 0, 1 and 2 and the labe
 
 from __future__ import annotations
 
-import argparse
 import glob
 import itertools
 import json
@@ -57,16 +56,10 @@ def oracle(raw, labels, grid) -> dict:
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-root", default="../shared/data")
-    ap.add_argument("--results", default="leaderboards/results/ped2")
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args(argv)
+    from _stored import ped2, store_parser, stored_scores
 
-    import vadbench
-    from vadbench.runner import resolve_root
-
-    videos = list(vadbench.create_dataset("ped2", root=resolve_root("ped2", args.data_root)).test)
+    args = store_parser(__doc__).parse_args(argv)
+    videos = list(ped2(args.data_root).test)
     labels = [v.labels for v in videos]
     report = {"what": "micro AUC (%, sigma 3) on the Ped2 test videos of a student that reproduced its teachers' "
                       "frame targets exactly, at the best normalisers of a log grid (an oracle upper bound)",
@@ -75,8 +68,7 @@ def main(argv=None) -> dict:
         stored = {}
         for t in UNDO:
             (path,) = glob.glob(str(Path(args.results) / "scores" / f"{t}__ped2__s{seed}__*.npz"))
-            with np.load(path) as z:
-                stored[t] = [z[str(v.id)] for v in videos]
+            stored[t] = stored_scores(path, videos)
         row = {t: round(100 * frame_auc(s, labels, sigma=3), 2) for t, s in stored.items()}
         for team in TEAMS:
             grid = np.logspace(-6, 6, 25 if len(team) == 2 else 13)
