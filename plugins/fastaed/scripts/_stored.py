@@ -1,4 +1,4 @@
-"""What the scripts that read the Ped2 results store share: their arguments, the dataset, a cell's scores."""
+"""What the scripts that read the Ped2 results store share: their arguments, the dataset, a model's cells."""
 
 from __future__ import annotations
 
@@ -17,14 +17,27 @@ def store_parser(doc: str) -> argparse.ArgumentParser:
 
 
 def ped2(data_root: str):
-    """The Ped2 dataset found under ``data_root`` (the dataset folder or a folder holding it)."""
+    """The Ped2 dataset found under ``data_root`` (the dataset folder or a folder holding it);
+    a missing or malformed folder ends the script with vadbench's one-line error."""
     import vadbench
+    from vadbench.errors import VadbenchError
     from vadbench.runner import resolve_root
 
-    return vadbench.create_dataset("ped2", root=resolve_root("ped2", data_root))
+    try:
+        return vadbench.create_dataset("ped2", root=resolve_root("ped2", data_root))
+    except VadbenchError as exc:
+        raise SystemExit(str(exc)) from None
 
 
-def stored_scores(path, videos) -> list[np.ndarray]:
-    """The per-frame scores of ``videos`` in one cell's score file of the results store."""
-    with np.load(path) as z:
-        return [z[str(v.id)] for v in videos]
+def model_cells(results: str, model: str, videos) -> list[tuple[dict, list[np.ndarray]]]:
+    """Every finished Ped2 cell of ``model`` in the results store, by cell name: its record and
+    its per-frame scores of ``videos``, in their order."""
+    from vadbench.results import ResultsStore
+
+    store = ResultsStore(results)
+    out = []
+    for rec in store.records(dataset="ped2", status="ok"):
+        if rec["model"]["name"] == model:
+            scores = store.load_scores(rec)
+            out.append((rec, [scores[str(v.id)] for v in videos]))
+    return out

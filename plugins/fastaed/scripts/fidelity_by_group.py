@@ -15,7 +15,6 @@ teacher's own score. No label is read: this measures imitation, not accuracy.
 
 from __future__ import annotations
 
-import glob
 import json
 from pathlib import Path
 
@@ -45,7 +44,7 @@ def group_frame_scores(teacher, videos) -> dict[str, np.ndarray]:
 
 
 def main(argv=None) -> dict:
-    from _stored import ped2, store_parser, stored_scores
+    from _stored import model_cells, ped2, store_parser
 
     args = store_parser(__doc__).parse_args(argv)
 
@@ -64,9 +63,9 @@ def main(argv=None) -> dict:
                                           for i, a in enumerate(groups) for b in list(groups)[i + 1:]},
               "cells": {}}
     for model in MODELS:
-        for path in sorted(glob.glob(str(Path(args.results) / "scores" / f"{model}__ped2__s*.npz"))):
-            s = np.concatenate(stored_scores(path, videos))
-            cell = Path(path).stem
+        for rec, scores in model_cells(args.results, model, videos):
+            s = np.concatenate(scores)
+            cell = rec["cell"]
             report["cells"][cell] = {g: round(float(spearmanr(s, x)[0]), 3) for g, x in groups.items()}
             print(cell, report["cells"][cell], flush=True)
     if args.json:
