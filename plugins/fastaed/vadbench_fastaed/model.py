@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vadbench import Model, Scores, drop_late_defaults
-from vadbench.maps import pool_maps, scale_key
+from vadbench.maps import DEFAULT_SCALES, pool_maps, scale_key
 
 from .frames import FrameReader, stack_input, triplet_index
 from .nets import FrameDecoder, InferenceNet, MapDiscriminator, StudentNet, fold_batchnorm
@@ -175,7 +175,7 @@ class FastAED(Model):
                  backbone_kwargs: dict | None = None, depth: int = 1, heads: int = 2, dim_head: int = 32,
                  mlp_mult: int = 2, kv_stride: int = 2, proj_kernel: int = 3, head_hidden: int = 32,
                  act: str = "linear", fine_heads: int = 0, motion: bool = False, match_radius: int = 0,
-                 scales: Sequence[int] = (1, 4, 16),
+                 scales: Sequence[int] = DEFAULT_SCALES,
                  teachers: Sequence[str] = ("teacher-attr",), teacher_weights: Sequence[float] | None = None,
                  teacher_config: dict | None = None, targets: str | dict = "crossfit", folds: int = 2,
                  speedups: Sequence[int] = (2, 3, 4),

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vadbench.maps import scale_key
+from vadbench.maps import DEFAULT_SCALES, scale_key
 
 # --------------------------------------------------------------------------- blocks
 
@@ -319,7 +319,7 @@ class StudentNet(nn.Module):
                  stem_stride: int = 1, reflect: bool = False, backbone: str | None = None,
                  out_indices: Sequence[int] = (1, 2, 3), backbone_kwargs: dict | None = None,
                  depth: int = 1, heads: int = 2, dim_head: int = 32, mlp_mult: int = 2, kv_stride: int = 2,
-                 proj_kernel: int = 3, scales: Sequence[int] = (1, 4, 16), head_hidden: int = 32,
+                 proj_kernel: int = 3, scales: Sequence[int] = DEFAULT_SCALES, head_hidden: int = 32,
                  act: str = "linear", fine_heads: int = 0, motion: bool = False, match_radius: int = 0):
         super().__init__()
         if match_radius and (in_ch != 3 or backbone):
@@ -412,7 +412,7 @@ class MapDiscriminator(nn.Module):
     the same way (a final global max-pool when the coarsest map is not 1x1).
     """
 
-    def __init__(self, scales: Sequence[int] = (1, 4, 16), widths: Sequence[int] = (4, 8), hidden: int = 50):
+    def __init__(self, scales: Sequence[int] = DEFAULT_SCALES, widths: Sequence[int] = (4, 8), hidden: int = 50):
         super().__init__()
         self.scales = sorted((int(s) for s in scales), reverse=True)  # finest first
         maps = [s for s in self.scales if s > 1]
