@@ -8,9 +8,9 @@ reading its detections from the results store's object cache when they are
 there, and splits its frame score into its three attribute groups (velocity,
 geometry, appearance): each group's object scores, smoothed along tracks,
 then the frame's largest, as the teacher itself does with their mean. Then,
-for every stored cell of the models listed, the Spearman correlation of its
-per-frame test scores (``<results>/scores``) with each group and with the
-teacher's own score. No label is read: this measures imitation, not accuracy.
+for every finished cell of the models listed in the results store, the
+Spearman correlation of its per-frame test scores with each group and with
+the teacher's own score. No label is read: this measures imitation, not accuracy.
 """
 
 from __future__ import annotations
