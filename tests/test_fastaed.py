@@ -148,6 +148,17 @@ def test_a_few_distillation_steps_lower_the_regression_loss(tmp_path, lam, flip)
         assert all(np.isfinite(model.history["d_loss"])) and model.history["d_loss"][0] > 0
 
 
+def test_held_out_videos_give_fidelity_on_unseen_and_on_seen_clips_at_their_own_speed(tmp_path):
+    model = FastAED(**TINY, epochs=2, targets="direct", val_every=2, speedups=(2,))
+    model.fit(train_split(4), stub_ctx(tmp_path))
+    h = model.history
+    # videos 01 and 03 are held out: their 2 x 24 clips as they are (their sped-up copies are left out of
+    # the measure), against as many clips at their own speed from videos 00 and 02, which it trained on
+    assert h["val_samples"] == [48.0] and h["fit_samples"] == [48.0]
+    assert all(np.isfinite(h[k][0]) for k in ("val_mse", "val_spearman", "fit_mse", "fit_spearman"))
+    assert -1 <= h["val_spearman"][0] <= 1 and -1 <= h["fit_spearman"][0] <= 1
+
+
 def test_phase_one_pretraining_lowers_the_reconstruction_loss(tmp_path):
     model = FastAED(**TINY, epochs=1, pretrain_epochs=4, pretrain_lr=3e-3, targets="direct")
     model.fit(train_split(), stub_ctx(tmp_path))

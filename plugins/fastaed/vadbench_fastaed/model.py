@@ -153,7 +153,8 @@ class FastAED(Model):
         Phase 2 optimisation (timm ``create_optimizer_v2`` / ``create_scheduler_v2``).
     train_stride, val_every
         Use every n-th training frame; hold out every ``val_every``-th training video and report
-        fidelity to the teachers on it (``history["val_*"]``, development only; 0: off).
+        fidelity to the teachers on its clips at their own speed (``history["val_*"]``) and on as many
+        such clips it was trained on (``history["fit_*"]``); development only; 0: off.
     flip
         Mirror a random half of every training batch left-right, inputs and target maps alike
         (scenes filmed by a fixed camera, where walking left or right is equally normal).
@@ -502,15 +503,21 @@ class FastAED(Model):
         self._infer = None
         self.history = {"pretrain_loss": [], "kd_loss": [], "adv_loss": [], "d_loss": [], "epoch_seconds": []}
         g = torch.Generator().manual_seed(seed)
+        n_plain = sum(len(v) for _, f, v in items if f == 1)  # the videos as they are come first
         if c["pretrain_epochs"] > 0:
-            plain_rows = keep[keep < sum(len(v) for _, f, v in items if f == 1)]
-            self._pretrain(allf, idx3[plain_rows], g, say)
+            self._pretrain(allf, idx3[keep[keep < n_plain]], g, say)
         self._distill(allf, idx3[keep], [{k: torch.from_numpy(v[keep]) for k, v in t.items()} for t in targets],
                       g, seed, say)
         if len(val):
-            self.history.update(self.validate(allf, idx3[val], [{k: v[val] for k, v in t.items()} for t in targets]))
-            say(f"{self.name}: held-out training videos: " + ", ".join(
-                f"{k} {v[0]:.4f}" for k, v in self.history.items() if k.startswith("val_")))
+            # fidelity on clips at their own speed (what a test video holds): of the held-out videos, and of
+            # as many clips the student was trained on; the gap is what does not generalise
+            held, seen = val[val < n_plain], keep[keep < n_plain]
+            seen = seen[np.linspace(0, len(seen) - 1, min(len(held), len(seen))).astype(np.int64)]
+            for prefix, rows in (("val", held), ("fit", seen)):
+                self.history.update(self.validate(allf, idx3[rows], [{k: v[rows] for k, v in t.items()}
+                                                                     for t in targets], prefix))
+            say(f"{self.name}: held-out training videos (val) and clips it was trained on (fit): " + ", ".join(
+                f"{k} {v[0]:.4f}" for k, v in self.history.items() if k.startswith(("val_", "fit_"))))
         self.net.eval()
         self._infer = None
         self.train_seconds = time.perf_counter() - t_start
@@ -518,12 +525,12 @@ class FastAED(Model):
         say(f"{self.name}: trained in {self.train_seconds:.1f} s on {len(keep)} samples "
             f"({len(videos)} videos, speed-ups {list(c['speedups'])})")
 
-    def validate(self, allf, idx3, targets: list[dict[str, np.ndarray]]) -> dict[str, list[float]]:
-        """Fidelity to the teachers on held-out training clips (no test video, no label).
+    def validate(self, allf, idx3, targets: list[dict[str, np.ndarray]], prefix: str = "val") -> dict[str, list[float]]:
+        """Fidelity to the teachers on the clips ``idx3`` (training videos only, no label).
 
-        ``val_mse``: the distillation MSE; ``val_spearman``: rank correlation of
-        the student's frame score with the mean of the teachers' frame scores
-        (the maximum of their finest maps, in training units).
+        ``<prefix>_mse``: the distillation MSE; ``<prefix>_spearman``: rank
+        correlation of the student's frame score with the mean of the teachers'
+        frame scores (the maximum of their finest maps, in training units).
         """
         from scipy.stats import spearmanr
 
@@ -542,7 +549,7 @@ class FastAED(Model):
         teacher_frame = np.mean([t[self.finest].reshape(len(idx3), -1).max(1) for t in targets], 0)
         rho = float(spearmanr(np.concatenate(frame), teacher_frame)[0])
         self._infer = None
-        return {"val_mse": [mse], "val_spearman": [rho], "val_samples": [float(len(idx3))]}
+        return {f"{prefix}_mse": [mse], f"{prefix}_spearman": [rho], f"{prefix}_samples": [float(len(idx3))]}
 
     def transform(self, maps: np.ndarray, teacher: str) -> np.ndarray:
         """A teacher's maps in the units the student learns: ``log1p(maps / normaliser)`` by default.

@@ -13,7 +13,9 @@ A model that asks the run context for others (a student for its teachers) gets
 them fitted on the same 13 videos and seed; ``--compare`` also scores the
 validation videos with those models and reports the Spearman correlation of
 ``MODEL``'s frame scores with each (a student's fidelity to its teachers on
-unseen videos). ``--cache-dir`` keeps the models' on-disk caches (detections,
+unseen videos). A student fitted with ``val_every`` also reports, under
+``training_fidelity``, its fidelity on held-out training videos and on clips it
+was trained on. ``--cache-dir`` keeps the models' on-disk caches (detections,
 teacher targets) between runs. No test video is read.
 """
 
@@ -103,6 +105,9 @@ def main(argv=None) -> dict:
     report["train_cpu_seconds"] = time.process_time() - cpu
     print(f"trained in {report['train_seconds']:.0f}s wall, {report['train_cpu_seconds']:.0f}s CPU", flush=True)
     report["final"] = evaluate(model, "final")
+    history = getattr(model, "history", None)
+    if isinstance(history, dict):
+        report["training_fidelity"] = {k: v for k, v in history.items() if k.startswith(("val_", "fit_"))}
     if args.json:
         atomic_write_text(args.json, json.dumps(report, indent=1) + "\n")
     return report
