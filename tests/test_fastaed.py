@@ -138,9 +138,10 @@ def test_a_discriminator_step_lowers_its_loss_on_a_fixed_batch():
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in d.parameters())
 
 
-@pytest.mark.parametrize(("lam", "flip"), [(0.0, False), (0.1, False), (0.1, True)])
-def test_a_few_distillation_steps_lower_the_regression_loss(tmp_path, lam, flip):
-    model = FastAED(**TINY, epochs=6, lr=3e-3, lam=lam, flip=flip, targets="direct")
+@pytest.mark.parametrize(("lam", "flip", "balance"), [(0.0, False, False), (0.1, False, False), (0.1, True, False),
+                                                      (0.1, False, True)])
+def test_a_few_distillation_steps_lower_the_regression_loss(tmp_path, lam, flip, balance):
+    model = FastAED(**TINY, epochs=6, lr=3e-3, lam=lam, flip=flip, speed_balance=balance, targets="direct")
     model.fit(train_split(), stub_ctx(tmp_path))
     kd = model.history["kd_loss"]
     assert len(kd) == 6 and kd[-1] < 0.7 * kd[0]

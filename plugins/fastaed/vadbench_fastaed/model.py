@@ -110,6 +110,24 @@ def state_fingerprint(state: Any) -> str:
     return h.hexdigest()[:16]
 
 
+def speed_balance_weights(frame_target: np.ndarray, own_speed: np.ndarray) -> np.ndarray:
+    """Per-clip loss weights: each group (clips at their own speed, sped-up clips) weighed by the
+    inverse variance of its frame targets, scaled to a mean weight of 1.
+
+    A group's weighted squared error is then in units of its own spread, so the
+    order of frames within normal speed counts as much as the order between speeds.
+
+    >>> w = speed_balance_weights(np.array([1.0, 1.2, 3.0, 5.0]), np.array([True, True, False, False]))
+    >>> [round(float(x), 3) for x in w]
+    [1.98, 1.98, 0.02, 0.02]
+    """
+    w = np.ones(len(frame_target), np.float32)
+    for group in (own_speed, ~own_speed):
+        if group.sum() > 1:
+            w[group] = 1.0 / max(float(np.var(frame_target[group])), 1e-12)
+    return (w / w.mean()).astype(np.float32)
+
+
 def mirror_half(x: torch.Tensor, targets: list[dict[str, torch.Tensor]], g: torch.Generator):
     """Mirror a random half of a batch left-right: inputs (B, C, H, W) and every target map (B, n, n).
 
@@ -158,6 +176,11 @@ class FastAED(Model):
     flip
         Mirror a random half of every training batch left-right, inputs and target maps alike
         (scenes filmed by a fixed camera, where walking left or right is equally normal).
+    speed_balance
+        Weigh each training clip's distillation error by the inverse variance of the teachers'
+        frame targets in its group (clips at their own speed, sped-up clips), so that the order
+        of frames within normal speed counts as much as the order between speeds
+        (:func:`speed_balance_weights`).
     score
         Frame score: ``"mean"`` of the 1x1 head and the max of the finest map, ``"max"``, ``"s"``.
     infer_batch, decode_threads, infer_threads, fold_bn, channels_last, device
@@ -186,12 +209,14 @@ class FastAED(Model):
                  epochs: int = 30, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4,
                  opt: str = "adamw", sched: str = "cosine", warmup_epochs: int = 1, decay_epochs: int = 10,
                  decay_rate: float = 0.5, train_stride: int = 1, val_every: int = 0, flip: bool = False,
+                 speed_balance: bool = False,
                  score: str = "mean", infer_batch: int = 128, decode_threads: int = 2, infer_threads: int | None = 1,
                  fold_bn: bool = True, channels_last: bool = True, device: str = "cpu", quick: bool = False):
         config = dict(locals())
         for k in ("self", "__class__"):
             config.pop(k, None)
-        late = {"flip": False, "device": "cpu", "motion": False, "match_radius": 0}  # absent from older hashes
+        late = {"flip": False, "device": "cpu", "motion": False, "match_radius": 0,  # absent from older hashes
+                "speed_balance": False}
         super().__init__(**_jsonable(drop_late_defaults(config, late)))
         if score not in ("mean", "max", "s"):
             raise ValueError(f"score must be 'mean', 'max' or 's', got {score!r}")
@@ -506,8 +531,12 @@ class FastAED(Model):
         n_plain = sum(len(v) for _, f, v in items if f == 1)  # the videos as they are come first
         if c["pretrain_epochs"] > 0:
             self._pretrain(allf, idx3[keep[keep < n_plain]], g, say)
+        weights = None
+        if c.get("speed_balance"):
+            frame_target = np.mean([t[self.finest].reshape(len(idx3), -1).max(1) for t in targets], 0)
+            weights = torch.from_numpy(speed_balance_weights(frame_target[keep], keep < n_plain))
         self._distill(allf, idx3[keep], [{k: torch.from_numpy(v[keep]) for k, v in t.items()} for t in targets],
-                      g, seed, say)
+                      g, seed, say, weights)
         if len(val):
             # fidelity on clips at their own speed (what a test video holds): of the held-out videos, and of
             # as many clips the student was trained on; the gap is what does not generalise
@@ -608,7 +637,8 @@ class FastAED(Model):
             say(f"{self.name}: phase 1 epoch {epoch + 1}: reconstruction MSE {total / max(count, 1):.4f} "
                 f"({time.perf_counter() - t0:.1f} s)")
 
-    def _distill(self, allf, idx3, targets: list[dict[str, torch.Tensor]], g, seed, say) -> None:
+    def _distill(self, allf, idx3, targets: list[dict[str, torch.Tensor]], g, seed, say,
+                 sample_weights: torch.Tensor | None = None) -> None:
         from timm.optim import create_optimizer_v2
         from timm.scheduler import create_scheduler_v2
 
@@ -642,7 +672,12 @@ class FastAED(Model):
                 if c.get("flip"):
                     x, tgt = mirror_half(x, tgt, g)
                 out = net(x)
-                kd = sum(w * sum(F.mse_loss(out[k], t[k]) for k in out) for w, t in zip(weights, tgt))
+                if sample_weights is None:
+                    kd = sum(w * sum(F.mse_loss(out[k], t[k]) for k in out) for w, t in zip(weights, tgt))
+                else:  # the same mean squared errors, each clip's weighted
+                    sw = sample_weights[bt]
+                    kd = sum(w * sum((F.mse_loss(out[k], t[k], reduction="none").flatten(1).mean(1) * sw).sum()
+                                     / sw.sum() for k in out) for w, t in zip(weights, tgt))
                 loss = kd
                 if lam > 0:
                     fake = {k: v.detach() for k, v in out.items()}  # student maps detached for D
