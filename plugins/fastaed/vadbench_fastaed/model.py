@@ -533,8 +533,7 @@ class FastAED(Model):
             self._pretrain(allf, idx3[keep[keep < n_plain]], g, say)
         weights = None
         if c.get("speed_balance"):
-            frame_target = np.mean([t[self.finest].reshape(len(idx3), -1).max(1) for t in targets], 0)
-            weights = torch.from_numpy(speed_balance_weights(frame_target[keep], keep < n_plain))
+            weights = torch.from_numpy(speed_balance_weights(self.teacher_frame(targets)[keep], keep < n_plain))
         self._distill(allf, idx3[keep], [{k: torch.from_numpy(v[keep]) for k, v in t.items()} for t in targets],
                       g, seed, say, weights)
         if len(val):
@@ -575,10 +574,14 @@ class FastAED(Model):
                     preds.setdefault(k, []).append(v.cpu().numpy())
         pred = {k: np.concatenate(v) for k, v in preds.items()}
         mse = float(np.mean([np.mean([np.mean((pred[k] - t[k]) ** 2) for k in pred]) for t in targets]))
-        teacher_frame = np.mean([t[self.finest].reshape(len(idx3), -1).max(1) for t in targets], 0)
-        rho = float(spearmanr(np.concatenate(frame), teacher_frame)[0])
+        rho = float(spearmanr(np.concatenate(frame), self.teacher_frame(targets))[0])
         self._infer = None
         return {f"{prefix}_mse": [mse], f"{prefix}_spearman": [rho], f"{prefix}_samples": [float(len(idx3))]}
+
+    def teacher_frame(self, targets: list[dict[str, np.ndarray]]) -> np.ndarray:
+        """The teachers' frame score of every clip in training units: the mean over teachers of the
+        maximum of their finest target map."""
+        return np.mean([t[self.finest].reshape(len(t[self.finest]), -1).max(1) for t in targets], 0)
 
     def transform(self, maps: np.ndarray, teacher: str) -> np.ndarray:
         """A teacher's maps in the units the student learns: ``log1p(maps / normaliser)`` by default.
