@@ -37,10 +37,10 @@ def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def _count(minimum: int):
+def count_at_least(minimum: int):
     """An argparse type: an integer of at least ``minimum`` (else argparse's one-line usage error).
 
-    >>> _count(1)("3"), _count(0)("0")
+    >>> count_at_least(1)("3"), count_at_least(0)("0")
     (3, 0)
     """
     def parse(text: str) -> int:
@@ -514,9 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--videos", type=int, default=2)
     s.add_argument("--batch-sizes", default="1,8,32")
-    s.add_argument("--rounds", type=_count(1), default=10)
-    s.add_argument("--warmup", type=_count(0), default=3)
-    s.add_argument("--e2e-rounds", type=_count(1), default=3,
+    s.add_argument("--rounds", type=count_at_least(1), default=10)
+    s.add_argument("--warmup", type=count_at_least(0), default=3)
+    s.add_argument("--e2e-rounds", type=count_at_least(1), default=3,
                    help="end-to-end rounds over the --videos (median reported; more rounds, steadier ratios)")
     s.add_argument("--reference", help="report speed ratios to this model")
     s.add_argument("--device", default="cpu", help="cpu, or cuda[:i] for models with a device setting "

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vadbench.cli import count_at_least
+
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_ROOT = Path(os.environ.get("VADBENCH_DATA", REPO.parent / "shared" / "data")) / "ucsd_ped2"
 HELD_OUT = ("14", "15", "16")
@@ -33,7 +35,7 @@ def model_parser(doc: str) -> argparse.ArgumentParser:
     ap.add_argument("--root", default=str(DEFAULT_ROOT))
     ap.add_argument("--config", default="{}", help="JSON object of configuration overrides")
     ap.add_argument("--variants", default="[]", help="JSON list of scoring variants to compare")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=count_at_least(1), default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None, help="write the report here")
     return ap
