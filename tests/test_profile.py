@@ -207,3 +207,16 @@ def test_profile_on_a_gpu_builds_models_there_or_says_why_not():
         pytest.skip("no CUDA device here to build the student on")
     student = _on_device("fastaed-xs", "cuda", student.state_dict())
     assert student.forward(student.example_input(4)).device.type == "cuda"
+
+
+def test_profile_json_destination_is_checked_before_any_timing(tmp_path, capsys):
+    """A ``--json`` path that cannot be written ends the command at once, not after the profile has run."""
+    from vadbench.cli import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as stop:
+        main(["profile", "motion-diff", "--json", str(blocker / "profile.json")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"vadbench profile: error: argument --json: {blocker} is a file, so {blocker}/profile.json cannot be written"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import os
 import shlex
 import signal
 import sys
@@ -51,6 +52,55 @@ def count_at_least(minimum: int):
 
     parse.__name__ = "integer"  # argparse names the type in its message for a non-integer
     return parse
+
+
+def json_of(kind: type):
+    """An argparse type: JSON text that decodes to a ``kind`` (``dict`` or ``list``), else a one-line usage error.
+
+    >>> json_of(dict)('{"epochs": 4}'), json_of(list)("[]")
+    ({'epochs': 4}, [])
+    >>> json_of(dict)("{epochs: 4}")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: not JSON (Expecting property name enclosed in double quotes at column 2): '{epochs: 4}'
+    """
+    def parse(text: str):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise argparse.ArgumentTypeError(f"not JSON ({exc.msg} at column {exc.colno}): {text!r}") from None
+        if not isinstance(value, kind):
+            raise argparse.ArgumentTypeError(f"must be a JSON {'object' if kind is dict else 'list'}, got {text!r}")
+        return value
+
+    parse.__name__ = f"JSON {kind.__name__}"
+    return parse
+
+
+def output_file(text: str) -> str:
+    """An argparse type: a file that can be written (its folder exists and is writable, or can be created).
+
+    Checked when the arguments are parsed, so a mistyped path ends the command before it
+    computes anything rather than after.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> output_file(os.path.join(d, "new", "report.json")) == os.path.join(d, "new", "report.json")
+    True
+    >>> output_file(d)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: is a folder, not a file: ...
+    """
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"is a folder, not a file: {text}")
+    folder = path.parent
+    while not folder.exists():  # the nearest folder that exists must be a folder we may write in
+        folder = folder.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"{folder} is a file, so {text} cannot be written")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write in {folder}, so {text} cannot be written")
+    return text
 
 
 def _say(message: str) -> None:
@@ -521,7 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--reference", help="report speed ratios to this model")
     s.add_argument("--device", default="cpu", help="cpu, or cuda[:i] for models with a device setting "
                    "(fastaed-*, fastano*); fitted models are fitted on the CPU and timed on the device")
-    s.add_argument("--json", help="also write the records to this JSON file")
+    s.add_argument("--json", type=output_file, help="also write the records to this JSON file")
     s.add_argument("--onnx", metavar="DIR", help="also time each model's ONNX Runtime export (written to DIR)")
     s.add_argument("--untrained", help="comma-separated models timed with fresh weights, not fitted (with --dataset)")
     s.set_defaults(func=cmd_profile)

@@ -6,13 +6,15 @@ import argparse
 
 import numpy as np
 
+from vadbench.cli import output_file
+
 
 def store_parser(doc: str) -> argparse.ArgumentParser:
     """``--data-root``, ``--results`` (the results store) and ``--json`` (where the report goes)."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-root", default="../shared/data")
     ap.add_argument("--results", default="leaderboards/results/ped2")
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--json", type=output_file, default=None)
     return ap
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from vadbench.atomic import atomic_write_text
+from vadbench.cli import json_of, output_file
 
 
 def empty_caches(model) -> None:
@@ -108,8 +109,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--compare-fitted", action="store_true",
                     help="fit the compared models too (default: an untrained copy; speed does not depend on weights)")
     ap.add_argument("--no-speed", action="store_true")
-    ap.add_argument("--config", default="{}", help="JSON overrides for every student")
-    ap.add_argument("--json")
+    ap.add_argument("--config", type=json_of(dict), default={}, help="JSON overrides for every student")
+    ap.add_argument("--json", type=output_file)
     args = ap.parse_args(argv)
 
     import cv2
@@ -125,7 +126,7 @@ def main(argv=None) -> dict:
     dataset = open_dataset("ped2", {}, root=resolve_root("ped2", args.data_root))
     store = ResultsStore(args.results)
     cache = ModelCache(store, dataset, args.seed, "cpu", progress=lambda m: print(m, flush=True))
-    overrides = json.loads(args.config)
+    overrides = args.config
     report: dict = {"machine": machine_info(), "threads": args.threads, "models": {}}
     students = {}
     for name in args.models:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vadbench.cli import count_at_least
+from vadbench.cli import count_at_least, json_of, output_file
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_ROOT = Path(os.environ.get("VADBENCH_DATA", REPO.parent / "shared" / "data")) / "ucsd_ped2"
@@ -33,11 +33,11 @@ def model_parser(doc: str) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("model")
     ap.add_argument("--root", default=str(DEFAULT_ROOT))
-    ap.add_argument("--config", default="{}", help="JSON object of configuration overrides")
-    ap.add_argument("--variants", default="[]", help="JSON list of scoring variants to compare")
+    ap.add_argument("--config", type=json_of(dict), default={}, help="JSON object of configuration overrides")
+    ap.add_argument("--variants", type=json_of(list), default=[], help="JSON list of scoring variants to compare")
     ap.add_argument("--threads", type=count_at_least(1), default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", default=None, help="write the report here")
+    ap.add_argument("--json", type=output_file, default=None, help="write the report here")
     return ap
 
 def load_ped2(root=DEFAULT_ROOT):

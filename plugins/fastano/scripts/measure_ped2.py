@@ -47,7 +47,7 @@ def main(argv=None) -> dict:
 
     torch.set_num_threads(args.threads)
     dataset = vadbench.create_dataset("ped2", root=args.root)
-    config = json.loads(args.config)
+    config = args.config
     seed_everything(args.seed)
     model = vadbench.create_model(args.model, **config)
     ctx = RunContext(cache_dir=Path(tempfile.mkdtemp(prefix="vadbench-m-")), seed=args.seed, dataset="ped2",
@@ -67,7 +67,7 @@ def main(argv=None) -> dict:
 
     labels = [v.labels for v in dataset.test]
     all_scores = {}
-    for var in [{}] + json.loads(args.variants):
+    for var in [{}] + args.variants:
         scorer = model
         if var:
             scorer = vadbench.create_model(args.model, **{**config, **var})

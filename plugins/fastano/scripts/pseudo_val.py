@@ -50,8 +50,8 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     train, _ = load_ped2(args.root)
     fit_split, val = pseudo_split(in_memory(train))
-    config = json.loads(args.config)
-    variants = [{}] + json.loads(args.variants)
+    config = args.config
+    variants = [{}] + args.variants
     labels = [v.labels for v in val]
     report = {"model": args.model, "config": config, "epochs": []}
     fitted: dict[str, object] = {}

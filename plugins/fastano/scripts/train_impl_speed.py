@@ -22,7 +22,7 @@ import torch
 from vadbench_fastano import FastAno, FastAnoNet
 
 from vadbench.atomic import atomic_write_text
-from vadbench.cli import count_at_least
+from vadbench.cli import count_at_least, output_file
 
 CASES = [((192, 128), 16, 1.0), ((240, 160), 16, 1.0), ((360, 240), 64, 0.2)]  # size, width, share of rounds
 
@@ -42,7 +42,7 @@ def main(argv=None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=count_at_least(1), default=2)
     ap.add_argument("--rounds", type=count_at_least(1), default=25)
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--json", type=output_file, default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = []

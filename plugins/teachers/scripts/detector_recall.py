@@ -25,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _ped2 import DEFAULT_ROOT, load_ped2
 from vadbench_teachers.detector import BackgroundDetector, box_iou
 
+from vadbench.cli import output_file
+
 
 def gt_regions(mask: np.ndarray, min_pixels: int = 20):
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
@@ -39,7 +41,7 @@ def gt_regions(mask: np.ndarray, min_pixels: int = 20):
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--root", default=str(DEFAULT_ROOT))
-    ap.add_argument("--json", default=None, help="write the figures here")
+    ap.add_argument("--json", type=output_file, default=None, help="write the figures here")
     args = ap.parse_args(argv)
     train, test = load_ped2(args.root)
     det = BackgroundDetector()

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from vadbench.atomic import atomic_write_text
+from vadbench.cli import json_of, output_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _ped2 import DEFAULT_ROOT, load_ped2
@@ -75,8 +76,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--root", default=str(DEFAULT_ROOT))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", default=None, help="cache folder (default: a fresh temporary one, so times are cold)")
-    ap.add_argument("--config", default="{}", help="JSON overrides of the model's configuration")
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--config", type=json_of(dict), default={}, help="JSON overrides of the model's configuration")
+    ap.add_argument("--json", type=output_file, default=None)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
@@ -88,7 +89,7 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     train, test = load_ped2(args.root)
-    model = build(args.model, seed=args.seed, **json.loads(args.config))
+    model = build(args.model, seed=args.seed, **args.config)
     cache = Path(args.cache) if args.cache else Path(tempfile.mkdtemp(prefix="vadbench-teachers-"))
     ctx = RunContext(cache_dir=cache, seed=args.seed, progress=lambda m: print(m, file=sys.stderr))
     t0 = time.perf_counter()

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vadbench.cli import json_of
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _ped2 import DEFAULT_ROOT, load_ped2
 from measure_ped2 import build
@@ -39,7 +41,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--factor", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", default="/tmp/vadbench-teachers-proxy")
-    ap.add_argument("--config", default="{}")
+    ap.add_argument("--config", type=json_of(dict), default={})
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
@@ -55,7 +57,7 @@ def main(argv=None) -> dict:
     train, _ = load_ped2(args.root)
     fit_videos = Split(train.dataset, "train", [v for i, v in enumerate(train) if i % 2 == 0])
     val_videos = [v for i, v in enumerate(train) if i % 2 == 1]
-    model = build(args.model, seed=args.seed, **json.loads(args.config))
+    model = build(args.model, seed=args.seed, **args.config)
     ctx = RunContext(cache_dir=Path(args.cache), seed=args.seed)
     t0 = time.perf_counter()
     model.fit(fit_videos, ctx)
@@ -88,7 +90,7 @@ def main(argv=None) -> dict:
         y = np.r_[np.zeros(len(plain)), np.ones(len(swapped))]
         return round(roc_auc_score(y, np.r_[plain, swapped]), 4)
 
-    out = {"model": args.model, "config": json.loads(args.config), "factor": args.factor,
+    out = {"model": args.model, "config": args.config, "factor": args.factor,
            "proxy_frame_auc": frame_auc(obj_normal, obj_fast),
            "proxy_object_auc": round(roc_auc_score(np.r_[np.zeros(sum(map(len, obj_normal))),
                                                           np.ones(sum(map(len, obj_fast)))],
