@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from vadbench.atomic import atomic_write_text
-from vadbench.cli import json_of, output_file
+from vadbench.cli import count_at_least, json_of, output_file
 
 
 def empty_caches(model) -> None:
@@ -103,8 +103,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--data-root", default=str(Path(__file__).resolve().parents[3].parent / "shared" / "data"))
     ap.add_argument("--results", default="/tmp/fastaed/results")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2, help="torch threads of the session (all models)")
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--threads", type=count_at_least(1), default=2, help="torch threads of the session (all models)")
+    ap.add_argument("--rounds", type=count_at_least(1), default=5)
     ap.add_argument("--compare", default="", help="comma-separated other models to time end-to-end alongside")
     ap.add_argument("--compare-fitted", action="store_true",
                     help="fit the compared models too (default: an untrained copy; speed does not depend on weights)")

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from vadbench.atomic import atomic_write_text
-from vadbench.cli import json_of, output_file
+from vadbench.cli import count_at_least, json_of, output_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _ped2 import DEFAULT_ROOT, load_ped2
@@ -74,7 +74,7 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("model")
     ap.add_argument("--root", default=str(DEFAULT_ROOT))
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=count_at_least(1), default=2)
     ap.add_argument("--cache", default=None, help="cache folder (default: a fresh temporary one, so times are cold)")
     ap.add_argument("--config", type=json_of(dict), default={}, help="JSON overrides of the model's configuration")
     ap.add_argument("--json", type=output_file, default=None)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vadbench.cli import json_of
+from vadbench.cli import count_at_least, json_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _ped2 import DEFAULT_ROOT, load_ped2
@@ -38,8 +38,8 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("model")
     ap.add_argument("--root", default=str(DEFAULT_ROOT))
-    ap.add_argument("--factor", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--factor", type=count_at_least(2), default=2)
+    ap.add_argument("--threads", type=count_at_least(1), default=2)
     ap.add_argument("--cache", default="/tmp/vadbench-teachers-proxy")
     ap.add_argument("--config", type=json_of(dict), default={})
     ap.add_argument("--seed", type=int, default=0)
