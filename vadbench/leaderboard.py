@@ -225,6 +225,9 @@ def render_markdown(rows: Sequence[Mapping], dataset: str, *, command: str | Non
                "(decoding, resizing, detection, post-processing included). FPS model: the model's `forward` "
                "only, at batch 1 and at its best batch size; medians of interleaved rounds after warm-up."),
               "- Config is the first 8 hex digits of the SHA-1 of the model configuration.",
+              ("- Train (s): wall seconds of `fit` on the machine of the run, so they move with its load. A "
+               "model that fits others inside its own fit (a student and its teachers) counts their fits too "
+               "when their targets are not cached yet, as in the first cell of a suite that needs them."),
               ("- Per-frame scores of every cell are kept in the results store (`scores/<cell>.npz`), so "
                "every number here can be recomputed; the CSV next to this file has the plain numbers "
                "(fractions, not %)."), ""]
