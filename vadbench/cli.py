@@ -125,8 +125,11 @@ def cmd_datasets_check(args) -> int:
     options = {"root": args.root} if args.root else {}
     if args.labels:
         options["labels"] = args.labels
+    if args.detections:
+        options["detections"] = args.detections
     dataset = vadbench.create_dataset(args.name, **options)
     summary = dataset.summary()
+    summary.update(dataset.detection_summary())  # reads the box files: proves they pair with the videos
     masks = [v for v in dataset.test if v.has_masks]
     if args.deep:  # decode every frame and mask once: proves the folder is whole
         for split in (dataset.train, dataset.test):
@@ -528,10 +531,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("datasets", help="inspect a dataset folder")
     dsub = s.add_subparsers(dest="action", required=True)
-    c = dsub.add_parser("check", help="count videos, frames, anomalous frames, masks and tracks")
+    c = dsub.add_parser("check", help="count videos, frames, anomalous frames, masks, tracks and detections")
     c.add_argument("name")
     c.add_argument("--root")
     c.add_argument("--labels", help="label convention where a dataset has several (avenue: masks|intervals)")
+    c.add_argument("--detections", help="precomputed detections folder, or 'none' (default: auto, "
+                                        "ROOT/detections/ or ROOT/../detections/NAME-OF-ROOT/)")
     c.add_argument("--deep", action="store_true", help="also decode every frame and mask")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_datasets_check)

@@ -118,6 +118,7 @@ def aggregate(records: Iterable[Mapping]) -> list[dict]:
         row["gmacs"] = _first(ok, "gmacs")
         row["conventions"] = (first.get("metrics") or {}).get("conventions") or {}
         row["machine"] = (first.get("speed") or {}).get("machine")
+        row["stages"] = {k: v.get("s_per_frame") for k, v in ((first.get("speed") or {}).get("stages") or {}).items()}
         rows.append(row)
     rows.sort(key=lambda r: (r["micro_auc_mean"] is None, -(r["micro_auc_mean"] or 0.0), str(r["model"]),
                              r["config_hash"]))
@@ -224,6 +225,7 @@ def render_markdown(rows: Sequence[Mapping], dataset: str, *, command: str | Non
               ("- FPS e2e: frames / seconds of `score` from encoded frames on disk to per-frame scores "
                "(decoding, resizing, detection, post-processing included). FPS model: the model's `forward` "
                "only, at batch 1 and at its best batch size; medians of interleaved rounds after warm-up."),
+              *_stage_notes(rows),
               "- Config is the first 8 hex digits of the SHA-1 of the model configuration.",
               ("- Train (s): wall seconds of `fit` on the machine of the run, so they move with its load. A "
                "model that fits others inside its own fit (a student and its teachers) counts their fits too "
@@ -232,6 +234,21 @@ def render_markdown(rows: Sequence[Mapping], dataset: str, *, command: str | Non
                "every number here can be recomputed; the CSV next to this file has the plain numbers "
                "(fractions, not %)."), ""]
     return "\n".join(lines)
+
+
+def _stage_notes(rows: Sequence[Mapping]) -> list[str]:
+    """One note per model whose speed includes work it does not do itself (e.g. detection read from a file).
+
+    >>> _stage_notes([{"model": "t", "stages": {"detection (maskrcnn)": 2.5}}])[0][:60]
+    '- t: every FPS figure includes detection (maskrcnn), timed l'
+    """
+    out = []
+    for r in rows:
+        for stage, sec in (r.get("stages") or {}).items():
+            out.append(f"- {r['model']}: every FPS figure includes {stage}, timed live on the same test frames "
+                       f"in the same profiling run ({sec:.3g} s per frame) and added: it reads its boxes from a "
+                       "detections file, and finding them is not free.")
+    return out
 
 
 _CSV_COLUMNS = (["rank", "model", "family", "config_hash", "dataset", "label_source", "n_seeds", "seeds",

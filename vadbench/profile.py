@@ -326,7 +326,7 @@ def _name_models(models: Iterable[Any] | Mapping[str, Any]) -> dict[str, Any]:
 def profile_models(models: Iterable[Any] | Mapping[str, Any], *, batch_sizes: Sequence[int] = (1, 8, 32),
                    warmup: int = 3, rounds: int = 10, videos: Iterable[Any] | None = None,
                    e2e_rounds: int = 3, reference: str | None = None, device: str = "cpu",
-                   progress: Callable[[str], Any] | None = None) -> list[dict]:
+                   stage_frames: int = 2, progress: Callable[[str], Any] | None = None) -> list[dict]:
     """Profile several models in one interleaved session; one result dict per model.
 
     Parameters
@@ -350,6 +350,14 @@ def profile_models(models: Iterable[Any] | Mapping[str, Any], *, batch_sizes: Se
     device : str
         ``"cpu"`` or ``"cuda[:i]"``: where to synchronise and measure memory. The
         models and their ``example_input`` must already live there.
+    stage_frames : int
+        Frames per video (or of the example input, without videos) on which each
+        of a model's ``profile_stages()`` is timed. A stage is work the model's
+        input needs but its ``forward``/``score`` does not do (a teacher reading
+        its boxes from a detections file: the detector); its median seconds per
+        frame are added to every throughput of that model, so that nothing it
+        needs is shown as free. The figures without it stay in the result
+        (``*_without_stages``) beside ``stages``.
     progress : callable, optional
         Called with a one-line message as the profile advances.
 
@@ -385,6 +393,7 @@ def profile_models(models: Iterable[Any] | Mapping[str, Any], *, batch_sizes: Se
             fps, errors, step_s, peak = _model_only(named, sizes, warmup, rounds, device, say)
             video_list = list(videos) if videos is not None else []
             e2e_fps, e2e_frames = _end_to_end(named, video_list, e2e_rounds, device, say)
+            stages = _stages(named, video_list, e2e_rounds, stage_frames, device, say)
     finally:
         torch.backends.cudnn.benchmark = autotune
 
@@ -394,11 +403,18 @@ def profile_models(models: Iterable[Any] | Mapping[str, Any], *, batch_sizes: Se
         "interleaved": True, "threads": torch.get_num_threads(), "timer": "time.perf_counter",
         "inference_mode": True, "synchronize": cuda, "cudnn_benchmark": cuda,
         "e2e_rounds": e2e_rounds if video_list else 0, "e2e_videos": len(video_list),
+        "stage_frames_per_video": stage_frames,
         "memory": "torch.cuda.max_memory_allocated" if cuda else "ru_maxrss growth during warm-up (lower bound)",
         "reference": reference,
     }
     results = []
     for name, model in named.items():
+        extra = sum(st["s_per_frame"] for st in stages[name].values())  # seconds per frame of the stages
+        without = {"fps_model_b1": _median_or_none(fps[name].get(1)), "fps_e2e": _median_or_none(e2e_fps[name])}
+        if extra:
+            fps[name] = {b: [_with_extra(f, extra) for f in v] for b, v in fps[name].items()}
+            e2e_fps[name] = [_with_extra(f, extra) for f in e2e_fps[name]]
+            step_s[name] = [t + extra for t in step_s[name]]
         per_batch = {str(b): _batch_summary(b, fps[name].get(b), errors[name].get(b)) for b in sizes}
         best = max((b for b in sizes if per_batch[str(b)]["median"] is not None),
                    key=lambda b: per_batch[str(b)]["median"])
@@ -419,6 +435,9 @@ def profile_models(models: Iterable[Any] | Mapping[str, Any], *, batch_sizes: Se
             "machine": dict(machine),
             "protocol": dict(protocol),
         }
+        if stages[name]:
+            result["stages"] = stages[name]
+            result.update({f"{k}_without_stages": v for k, v in without.items()})
         if reference is not None:  # medians of per-round paired ratios
             result[f"ratio_fps_model_vs_{reference}"] = float(np.median(np.divide(fps[name][1], fps[reference][1])))
             result[f"ratio_fps_e2e_vs_{reference}"] = (
@@ -485,6 +504,48 @@ def _end_to_end(named: dict[str, Any], videos: list, rounds: int, device: str, s
             seconds = sum(_timed(lambda m=model, v=v: m.score(v), device) for v in videos)
             e2e_fps[name].append(frames / max(seconds, 1e-9))
     return e2e_fps, frames
+
+
+def _median_or_none(values) -> float | None:
+    return float(np.median(values)) if values else None
+
+
+def _with_extra(fps: float, extra_s: float) -> float:
+    """Frames per second once ``extra_s`` seconds per frame are added.
+
+    >>> round(_with_extra(100.0, 0.01), 6)
+    50.0
+    """
+    return 1.0 / (1.0 / max(fps, 1e-12) + extra_s)
+
+
+def _stages(named: dict[str, Any], videos: list, rounds: int, n_frames: int, device: str,
+            say: Callable[[str], Any]) -> dict[str, dict]:
+    """Per model, ``{stage: {"s_per_frame", "frames", "rounds"}}`` of its ``profile_stages()``.
+
+    Each stage runs on the first ``n_frames`` frames of every video (colour, as
+    decoded), or on the model's example frames without videos; the median over
+    ``rounds`` of seconds per frame.
+    """
+    out: dict[str, dict] = {n: {} for n in named}
+    for name, model in named.items():
+        stages = model.profile_stages() if hasattr(model, "profile_stages") else {}
+        if not stages:
+            continue
+        if videos:
+            clips = [np.stack([f for _, f in zip(range(n_frames), v.frames())]) for v in videos]
+        else:
+            example = model.example_input(1)
+            clips = [np.asarray(example[0] if isinstance(example, tuple) else example)[:n_frames]]
+        frames = sum(len(c) for c in clips)
+        for stage, fn in stages.items():
+            fn(clips[0][:1])  # warm-up
+            per_frame = []
+            for r in range(rounds):
+                say(f"profile: {name} stage {stage} round {r + 1}/{rounds} ({frames} frames)")
+                per_frame.append(sum(_timed(lambda c=c, fn=fn: fn(c), device) for c in clips) / frames)
+            out[name][stage] = {"s_per_frame": float(np.median(per_frame)), "frames": frames, "rounds": rounds}
+    return out
 
 
 def _batch_summary(b: int, fps: list[float] | None, error: str | None) -> dict:

@@ -10,10 +10,11 @@ evaluation conventions of each dataset; see :mod:`vadbench.data.builtin`.
 from .avenue import load_avenue
 from .cache import cache_root, cached_frames
 from .detect import detect_layout
+from .detections import attach_detections, find_detections, read_detections
 from .frames import FrameSource
 from .shanghaitech import load_shanghaitech
 from .ucsd import load_ucsd
 from .video import Dataset, Split, Video
 
-__all__ = ["Dataset", "FrameSource", "Split", "Video", "cache_root", "cached_frames", "detect_layout",
-           "load_avenue", "load_shanghaitech", "load_ucsd"]
+__all__ = ["Dataset", "FrameSource", "Split", "Video", "attach_detections", "cache_root", "cached_frames",
+           "detect_layout", "find_detections", "load_avenue", "load_shanghaitech", "load_ucsd", "read_detections"]

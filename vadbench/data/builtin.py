@@ -21,6 +21,13 @@ Without ``root``, the real datasets are looked up under ``$VADBENCH_DATA``
 (``ucsd_ped2/``, ``ucsd_ped1/``, ``avenue/``, ``shanghaitech/``); ``synthetic``
 is generated (once per seed and parameters) under the cache root.
 
+Every factory takes ``detections``: precomputed object boxes attached to the
+videos (``video.detections()``, :mod:`vadbench.data.detections`). ``"auto"``
+(the default) looks for ``<root>/detections/`` then
+``<root>/../detections/<root name>/`` (``data/ucsd_ped2`` pairs with
+``data/detections/ucsd_ped2``) and goes without when neither exists; a path
+names the folder; None or ``"none"`` attaches none.
+
 >>> from vadbench.registry import Registry
 >>> reg = Registry("dataset")
 >>> vadbench_register_datasets(reg)
@@ -37,6 +44,7 @@ from ..errors import DataError
 from ..plugins import hookimpl
 from .avenue import load_avenue
 from .cache import cache_root
+from .detections import attach_detections, find_detections
 from .shanghaitech import load_shanghaitech
 from .ucsd import load_ucsd
 from .video import Dataset
@@ -64,32 +72,41 @@ def _root(name: str, root) -> Path:
     return Path(env).expanduser() / FOLDERS[name]
 
 
-def _with_conventions(dataset: Dataset, name: str) -> Dataset:
+def _with_conventions(dataset: Dataset, name: str, root, detections="auto") -> Dataset:
     dataset.conventions = dict(CONVENTIONS[name])
-    return dataset
+    if detections is None or (isinstance(detections, str) and detections.lower() == "none"):
+        return dataset
+    explicit = None if detections == "auto" else detections
+    folder = find_detections(root, explicit)
+    return attach_detections(dataset, folder) if folder is not None else dataset
 
 
-def ped2(root=None, **options) -> Dataset:
+def ped2(root=None, detections: str | None = "auto", **options) -> Dataset:
     """UCSD Ped2: 16 training and 12 test videos (original or frame-folder layout)."""
-    return _with_conventions(load_ucsd(_root("ped2", root), name="ped2", **options), "ped2")
+    root = _root("ped2", root)
+    return _with_conventions(load_ucsd(root, name="ped2", **options), "ped2", root, detections)
 
 
-def ped1(root=None, **options) -> Dataset:
+def ped1(root=None, detections: str | None = "auto", **options) -> Dataset:
     """UCSD Ped1: 34 training and 36 test videos (original or frame-folder layout)."""
-    return _with_conventions(load_ucsd(_root("ped1", root), name="ped1", **options), "ped1")
+    root = _root("ped1", root)
+    return _with_conventions(load_ucsd(root, name="ped1", **options), "ped1", root, detections)
 
 
-def avenue(root=None, **options) -> Dataset:
+def avenue(root=None, detections: str | None = "auto", **options) -> Dataset:
     """CUHK Avenue: 16 training and 21 test videos; labels='masks' (default) or 'intervals'."""
-    return _with_conventions(load_avenue(_root("avenue", root), **options), "avenue")
+    root = _root("avenue", root)
+    return _with_conventions(load_avenue(root, **options), "avenue", root, detections)
 
 
-def shanghaitech(root=None, **options) -> Dataset:
+def shanghaitech(root=None, detections: str | None = "auto", **options) -> Dataset:
     """ShanghaiTech Campus, pooled protocol (107 test videos); optional tracks=FOLDER."""
-    return _with_conventions(load_shanghaitech(_root("shanghaitech", root), **options), "shanghaitech")
+    root = _root("shanghaitech", root)
+    return _with_conventions(load_shanghaitech(root, **options), "shanghaitech", root, detections)
 
 
-def synthetic(root=None, seed: int = 0, cache_dir=None, labels: str = "auto", **params) -> Dataset:
+def synthetic(root=None, seed: int = 0, cache_dir=None, labels: str = "auto", detections: str | None = "auto",
+              **params) -> Dataset:
     """Seeded synthetic surveillance scene in the Ped2 frame-folder layout (the embedded default)."""
     if root is None:
         from .synthetic import ensure
@@ -98,7 +115,7 @@ def synthetic(root=None, seed: int = 0, cache_dir=None, labels: str = "auto", **
     elif params:
         raise TypeError(f"generator parameters {sorted(params)} apply only without root")
     dataset = load_ucsd(root, name="synthetic", labels=labels, cache_dir=cache_dir)
-    return _with_conventions(dataset, "synthetic")
+    return _with_conventions(dataset, "synthetic", Path(root), detections)
 
 
 @hookimpl

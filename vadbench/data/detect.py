@@ -101,18 +101,28 @@ def detect_layout(root: str | os.PathLike) -> tuple[str | None, str]:
     raise DataError(root, f"holds no known dataset layout (looked for {looked})")
 
 
+#: Top-level folders of a dataset folder that :func:`fingerprint` leaves out: precomputed
+#: detections, attached separately and recorded as ``Dataset.detections`` (the real datasets
+#: keep them outside the dataset folder, the synthetic one inside).
+FINGERPRINT_SKIPS = ("detections",)
+
+
 def fingerprint(root: str | os.PathLike) -> str:
     """A short hash of every file's relative path and size under ``root`` (reads no data).
 
     Two folders with the same fingerprint hold the same file listing; it keys
     cached models so that a model fitted on one copy of a dataset is not reused
-    on a different one.
+    on a different one. A top-level ``detections/`` folder is left out
+    (:data:`FINGERPRINT_SKIPS`): adding detections to a dataset (as synthetic
+    generator version 2 did) keeps the fingerprint of its frames and ground truth.
     """
     root = Path(root)
     entries = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         rel = os.path.relpath(dirpath, root)
+        if rel == ".":
+            dirnames[:] = [d for d in dirnames if d not in FINGERPRINT_SKIPS]
         for name in sorted(filenames):
             try:
                 size = os.stat(os.path.join(dirpath, name)).st_size

@@ -37,6 +37,10 @@ loader reads it)::
     testing/tracks/01.txt                 track_id,frame,x_min,y_min,x_max,y_max
     labels/frame_labels.json              {"01": [0, 1, ...], ...}
     labels/events.json                    the events of every test video
+    detections/training.csv               frame_index,x1,y1,x2,y2: one box per visible actor per frame
+    detections/testing.csv                (the format of vadbench.data.detections)
+    detections/index.json                 per split: n_frames, n_boxes, videos {id: frame count}
+    detections/SOURCE.md                  what the detections are
     SYNTHETIC.md                          what was generated, with which parameters
     .complete                             written last
 
@@ -44,6 +48,13 @@ Frames are grayscale content stored as 3-channel JPEG (quality 90). Boxes are
 inclusive pixel coordinates, frame indices are 0-based, track ids run 0, 1, ...
 within each file, and rows are sorted by track then frame. The same seed and
 parameters give byte-identical files; another seed gives another dataset.
+
+The detections are what a perfect detector would report: for every frame, one
+box per actor (pedestrian or anomalous object) with visible pixels, the extent of
+those pixels (what a nearer actor hides is left out, as in COCO's boxes; clipped
+to the frame), as pixel-edge coordinates ``x1 = x_min, x2 = x_max + 1``, so an
+anomalous object's box is its track box. ``frame_index`` counts the split's
+frames concatenated in video order, as in the real datasets' detection files.
 
 >>> import tempfile, json
 >>> from pathlib import Path
@@ -73,7 +84,8 @@ __all__ = ["DEFAULTS", "GENERATOR_VERSION", "KINDS", "cache_name", "ensure", "fr
            "generate"]
 
 #: Bumped whenever the generated content changes, so that :func:`ensure` regenerates.
-GENERATOR_VERSION = 1
+#: 2: detections/ added (frames, masks, tracks and labels as in version 1).
+GENERATOR_VERSION = 2
 
 #: The anomaly kinds of the test videos.
 KINDS = ("cyclist", "cart", "running", "wrong_way", "loitering")
@@ -467,8 +479,24 @@ def _height(scene: _Scene, a: _Actor, y: float) -> float:
     return scene.person_height(y, a.size)
 
 
+def _visible_boxes(ids: np.ndarray) -> list[tuple[int, int, int, int, int]]:
+    """``(k, x_min, y_min, x_max + 1, y_max + 1)`` of the pixels ``ids == k + 1``, for each k that has any."""
+    ys, xs = np.nonzero(ids)
+    labels = ids[ys, xs]
+    out = []
+    for value in np.unique(labels):
+        own = labels == value
+        x, y = xs[own], ys[own]
+        out.append((int(value) - 1, int(x.min()), int(y.min()), int(x.max()) + 1, int(y.max()) + 1))
+    return out
+
+
 def _render_video(scene: _Scene, actors: list[_Actor], rng: np.random.Generator, T: int, with_gt: bool):
-    """Frames (T, H, W) uint8 and, with ``with_gt``, per-event visible masks (E, T, H, W) bool."""
+    """Frames (T, H, W) uint8, per-event visible masks (E, T, H, W) bool (with ``with_gt``, else None)
+    and the detections: rows ``(frame, x1, y1, x2, y2)`` of every actor's visible pixels.
+
+    Drawing the detections' id map consumes no random numbers, so the frames and
+    masks are those of a render without it."""
     H, W = scene.H, scene.W
     for a in actors:
         a.along = scene.along
@@ -479,6 +507,7 @@ def _render_video(scene: _Scene, actors: list[_Actor], rng: np.random.Generator,
     period = rng.uniform(150, 400)
     phi = rng.uniform(0, 2 * math.pi)
     bg = np.clip(scene.background + 0.5, 0, 255).astype(np.uint8)
+    boxes = []
     for t in range(T):
         gain = 1.0 + amp * math.sin(2 * math.pi * t / period + phi)
         img = bg.copy()
@@ -491,18 +520,18 @@ def _render_video(scene: _Scene, actors: list[_Actor], rng: np.random.Generator,
             if _visible(scene, x, y, 1.6 * h):
                 present.append((y, i, a, x, h))
         present.sort(key=lambda r: (r[0], r[1]))
-        ids = np.zeros((H, W), np.uint8) if (with_gt and any(r[2].anomalous[t] for r in present)) else None
+        ids = np.zeros((H, W), np.uint8)
         for k, (y, i, a, x, h) in enumerate(present):
             _draw(img, a, x, y, a.phase[t], h, None, True)
-            if ids is not None:
-                _draw(ids, a, x, y, a.phase[t], h, k + 1, False)
-        if ids is not None:
+            _draw(ids, a, x, y, a.phase[t], h, k + 1, False)
+        boxes += [(t, *box[1:]) for box in _visible_boxes(ids)]
+        if with_gt and any(r[2].anomalous[t] for r in present):
             for k, (y, i, a, x, h) in enumerate(present):
                 if a.anomalous[t]:
                     masks[a.event, t] = ids == k + 1
         noise = rng.standard_normal((H, W), dtype=np.float32) * _NOISE_SIGMA
         frames[t] = np.clip(img.astype(np.float32) * gain + noise + 0.5, 0, 255).astype(np.uint8)
-    return frames, masks
+    return frames, masks, boxes
 
 
 # ---------------------------------------------------------------------------
@@ -527,12 +556,12 @@ def _test_video(scene: _Scene, seed: int, index: int, first_kind: str, T: int):
         plan = _plan_events(rng, first_kind, T)
         for e, (kind, t0) in enumerate(plan):
             actors.append(_anomaly(scene, rng, kind, t0, T, e))
-        frames, masks = _render_video(scene, actors, rng, T, True)
+        frames, masks, boxes = _render_video(scene, actors, rng, T, True)
         per_event = masks.reshape(len(plan), T, -1).any(axis=2)
         labels = per_event.any(axis=0)
         if labels.all() or not labels.any() or not per_event.any(axis=1).all():
             continue  # need both classes and every event visible
-        return frames, masks, plan
+        return frames, masks, plan, boxes
     raise RuntimeError("could not place visible anomalies")  # pragma: no cover
 
 
@@ -579,6 +608,37 @@ def _tracks(masks: np.ndarray) -> tuple[list[str], list[dict]]:
                       "n_frames": len(frames)})
         track += 1
     return rows, spans
+
+
+def _write_detections(folder: Path, split_boxes: dict[str, dict[str, list]], T: int) -> None:
+    """``training.csv``, ``testing.csv`` (frame indices over the split's videos in order) and ``index.json``."""
+    folder.mkdir()
+    index = {}
+    for stem, videos in split_boxes.items():
+        lines = ["frame_index,x1,y1,x2,y2"]
+        for position, rows in enumerate(videos.values()):
+            lines += [f"{position * T + t},{x1},{y1},{x2},{y2}" for t, x1, y1, x2, y2 in rows]
+        (folder / f"{stem}.csv").write_text("\n".join(lines) + "\n")
+        index[stem] = {"n_frames": T * len(videos), "n_boxes": len(lines) - 1,
+                       "videos": {vid: T for vid in videos}}
+    index["source"] = f"vadbench.data.synthetic generator version {GENERATOR_VERSION}: the actors' visible pixels"
+    (folder / "index.json").write_text(json.dumps(index, indent=1) + "\n")
+    (folder / "SOURCE.md").write_text(_DETECTIONS_SOURCE)
+
+
+_DETECTIONS_SOURCE = """# Detections of the synthetic dataset
+
+Written by `vadbench.data.synthetic.generate` with the frames: what a perfect detector would
+report, in the format of the real datasets' detection files (`vadbench.data.detections`).
+
+- `training.csv`, `testing.csv`: rows `frame_index,x1,y1,x2,y2`. `frame_index` counts the
+  split's frames concatenated in video order (video `01` first); one box per actor with visible
+  pixels in that frame, pedestrians and anomalous objects alike: the extent of its visible
+  pixels (what a nearer actor hides is left out; clipped to the frame) in pixel-edge
+  coordinates, `x1 = x_min`, `x2 = x_max + 1` (likewise y). An anomalous object's box is its
+  box in `testing/tracks/`.
+- `index.json`: per split, `n_frames`, `n_boxes` and `videos` (frames per video, in order).
+"""
 
 
 def _describe(seed: int, params: dict, events: dict, labels: dict) -> str:
@@ -720,17 +780,18 @@ def _publish(tmp: Path, out_dir: Path) -> None:
 def _write_dataset(root: Path, seed: int, params: dict) -> None:
     T, W, H = params["n_frames"], params["width"], params["height"]
     scene = _Scene(np.random.default_rng([seed, 0]), W, H)
+    detections: dict[str, dict[str, list]] = {"training": {}, "testing": {}}
     for i in range(params["n_train"]):
         rng = np.random.default_rng([seed, 1, i])
         actors = _normal_population(scene, rng, T)
-        frames, _ = _render_video(scene, actors, rng, T, False)
+        frames, _, detections["training"][f"{i + 1:02d}"] = _render_video(scene, actors, rng, T, False)
         _write_frames(root / "training" / "frames" / f"{i + 1:02d}", frames)
     order = [str(k) for k in np.random.default_rng([seed, 3]).permutation(KINDS)]
     labels, events = {}, {}
     (root / "testing" / "tracks").mkdir(parents=True)
     for i in range(params["n_test"]):
         vid = f"{i + 1:02d}"
-        frames, masks, plan = _test_video(scene, seed, i, order[i % len(order)], T)
+        frames, masks, plan, detections["testing"][vid] = _test_video(scene, seed, i, order[i % len(order)], T)
         union = masks.any(axis=0)
         _write_frames(root / "testing" / "frames" / vid, frames)
         _write_masks(root / "testing" / "gt_masks" / vid, union)
@@ -742,6 +803,7 @@ def _write_dataset(root: Path, seed: int, params: dict) -> None:
     (root / "labels" / "frame_labels.json").write_text(
         "{\n" + ",\n".join(f'  "{k}": {json.dumps(v)}' for k, v in labels.items()) + "\n}\n")
     (root / "labels" / "events.json").write_text(json.dumps(events, indent=1, sort_keys=True) + "\n")
+    _write_detections(root / "detections", detections, T)
     (root / "SYNTHETIC.md").write_text(_describe(seed, params, events, labels))
     (root / COMPLETE_MARKER).write_text(json.dumps({"generator_version": GENERATOR_VERSION, "seed": seed,
                                                     **params}, sort_keys=True) + "\n")

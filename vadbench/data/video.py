@@ -48,6 +48,9 @@ class Video:
         published annotations; results computed with them say so.
     track_loader : callable or None
         ``track_loader()`` returns the tracks; called once, on first access of ``tracks``.
+    detection_loader : callable or None
+        ``detection_loader()`` returns the precomputed object detections (see
+        :meth:`detections` and :mod:`vadbench.data.detections`).
     """
 
     id: str
@@ -58,6 +61,7 @@ class Video:
     tracks_derived: bool = False
     meta: dict = field(default_factory=dict)
     track_loader: Callable[[], np.ndarray] | None = field(default=None, repr=False, compare=False)
+    detection_loader: Callable[[], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return self.source.n_frames
@@ -87,6 +91,27 @@ class Video:
     @property
     def has_masks(self) -> bool:
         return self.mask_loader is not None
+
+    def detections(self) -> np.ndarray | None:
+        """Precomputed object boxes, or None where the dataset has none.
+
+        A read-only float32 array (N, 5) of rows ``(frame, x1, y1, x2, y2)``: the
+        frame index within this video, then the box in pixels of the original
+        frame; sorted by frame. The split's box file is read on the first call.
+
+        >>> v = Video("01", FrameSource.from_array(np.zeros((2, 4, 4), np.uint8)),
+        ...           detection_loader=lambda: np.array([[1, 0, 0, 2, 3]], np.float32))
+        >>> v.has_detections, v.detections().tolist()
+        (True, [[1.0, 0.0, 0.0, 2.0, 3.0]])
+        """
+        if self.detection_loader is None:
+            return None
+        return self.detection_loader()
+
+    @property
+    def has_detections(self) -> bool:
+        """Whether :meth:`detections` gives boxes; reads nothing."""
+        return self.detection_loader is not None
 
     @property
     def has_tracks(self) -> bool:
@@ -154,7 +179,8 @@ class Dataset:
     ``conventions`` holds the defaults of :func:`vadbench.metrics.evaluate` for
     this dataset (e.g. ``{"sigma": 3}``) and ``label_source`` says which ground
     truth the frame labels come from (e.g. ``"masks"`` or ``"intervals"``); both
-    are recorded with every result.
+    are recorded with every result. ``detections`` is the folder of the attached
+    precomputed object detections (:mod:`vadbench.data.detections`), or None.
     """
 
     name: str
@@ -165,9 +191,10 @@ class Dataset:
     label_source: str = ""
     conventions: dict = field(default_factory=dict)
     fingerprint: str = ""
+    detections: str | None = None
 
     def summary(self) -> dict:
-        """Counts a user checks a benchmark folder against."""
+        """Counts a user checks a benchmark folder against (cheap: reads no box file)."""
         test = self.test
         anomalous = sum(int(np.asarray(v.labels).sum()) for v in test if v.labels is not None)
         return {
@@ -183,7 +210,26 @@ class Dataset:
             "test_videos_with_masks": sum(v.has_masks for v in test),
             "test_videos_with_tracks": sum(v.has_tracks for v in test),
             "tracks_derived": any(v.tracks_derived for v in test),
+            "detections": self.detections,
         }
+
+    def detection_summary(self) -> dict:
+        """Per split, frames with at least one box, boxes and mean boxes per frame (reads the box files).
+
+        Keys ``<split>_frames_with_boxes``, ``<split>_boxes``, ``<split>_boxes_per_frame``
+        (over all the split's frames); a split without detections is left out, so
+        ``{}`` when the dataset has none.
+        """
+        from .detections import detection_counts
+
+        out = {}
+        for split in (self.train, self.test):
+            counts = detection_counts(split.videos)
+            if counts is not None:
+                out.update({f"{split.name}_frames_with_boxes": counts["frames_with_boxes"],
+                            f"{split.name}_boxes": counts["boxes"],
+                            f"{split.name}_boxes_per_frame": counts["boxes_per_frame"]})
+        return out
 
 
 def check_labels(labels: np.ndarray, n_frames: int, where: str | Path) -> np.ndarray:

@@ -10,10 +10,26 @@ A teacher is :class:`ObjectTeacher` plus three methods of its own:
     One non-negative anomaly score per object (normalised with statistics of the
     training videos only, so that a typical training object scores about 1).
 
-The shared part runs the detector, keeps the per-video objects cached on disk,
+The shared part finds the objects, keeps the per-video objects cached on disk,
 turns object scores into frame scores (the maximum object score, 0 for a frame
 with no object), region predictions ``(frame, x0, y0, x1, y1, score)`` and
 anomaly maps (max-painted boxes, adaptive max-pooled to ``scales``).
+
+Where the boxes come from is the ``detector`` setting's ``kind`` (:data:`BOX_SOURCES`):
+
+``bgsub`` (default, the key left out)
+    :class:`~.detector.BackgroundDetector`, background subtraction fitted on the
+    training videos; its other keys are that detector's settings.
+``precomputed``
+    the boxes of a detections file that the dataset carries
+    (``video.detections()``, e.g. a COCO-pretrained Mask R-CNN's); the object's
+    foreground is its whole box. ``profile_arch`` (default
+    ``maskrcnn_resnet50_fpn``) names the live detector whose cost the profiler
+    adds, since reading boxes from a file is not finding them.
+``torchvision``
+    a live torchvision detector (:class:`~.live_detector.TorchvisionDetector`,
+    its settings as the other keys), run on every frame; the foreground is the
+    whole box.
 
 All work happens at the detector's processing size (width at most
 ``max_width``); boxes are scaled back to the video's resolution for regions and
@@ -27,6 +43,7 @@ import hashlib
 import itertools
 import json
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +52,7 @@ import numpy as np
 import torch
 
 from vadbench import Model, Scores, drop_late_defaults
+from vadbench.atomic import atomic_save_npz, load_npz
 from vadbench.maps import DEFAULT_SCALES, scale_key
 from vadbench.training import train_epochs
 
@@ -60,6 +78,41 @@ def with_context(frames: np.ndarray, k: int) -> np.ndarray:
 
 
 FRAME_SCORES = ("max", "log1p")  # how a frame's largest object score becomes its score
+BOX_SOURCES = ("bgsub", "precomputed", "torchvision")  # where a teacher's object boxes come from
+
+
+def file_boxes(rows: np.ndarray, n_frames: int, native: tuple[int, int], proc: tuple[int, int]) -> list[np.ndarray]:
+    """Per frame, the inclusive integer boxes at the processing size of detection rows ``(frame, x1, y1, x2, y2)``.
+
+    ``native`` and ``proc`` are (width, height) of the video and of the
+    processing size. Float corners become the pixels they touch.
+
+    >>> rows = np.array([[1, 10.2, 4.0, 20.0, 14.5]], np.float32)
+    >>> [b.tolist() for b in file_boxes(rows, 2, (40, 20), (20, 10))]
+    [[], [[5, 2, 9, 7]]]
+    """
+    rows = np.asarray(rows, np.float64).reshape(-1, 5)
+    W, H = native
+    b = np.stack([np.floor(rows[:, 1]), np.floor(rows[:, 2]), np.ceil(rows[:, 3]) - 1, np.ceil(rows[:, 4]) - 1], 1)
+    b[:, [0, 2]] = b[:, [0, 2]].clip(0, W - 1)
+    b[:, [1, 3]] = b[:, [1, 3]].clip(0, H - 1)
+    b[:, 2:] = np.maximum(b[:, 2:], b[:, :2])
+    b = scale_boxes(b, native, proc)
+    frame = rows[:, 0].astype(np.int64)
+    return [b[frame == t] for t in range(n_frames)]
+
+
+def box_masks(boxes: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """uint8 masks (T, h, w): 1 inside each frame's boxes (the foreground of boxes with no mask of their own).
+
+    >>> int(box_masks([np.array([[1, 1, 2, 3]])], (5, 5)).sum())
+    6
+    """
+    out = np.zeros((len(boxes), *shape), np.uint8)
+    for t, bs in enumerate(boxes):
+        for x0, y0, x1, y1 in np.asarray(bs, np.int64).reshape(-1, 4):
+            out[t, y0:y1 + 1, x0:x1 + 1] = 1
+    return out
 
 
 def train_network(net: torch.nn.Module, x: torch.Tensor, batch_loss, *, epochs: int, batch_size: int, lr: float,
@@ -157,7 +210,21 @@ class ObjectTeacher(Model):
         self.frame_score = frame_score
         self.track_window = int(track_window)
         self.scales = tuple(int(s) for s in scales)
-        self.detector = BackgroundDetector(**(detector or {}))
+        box_cfg = dict(detector or {})
+        self.box_source = box_cfg.pop("kind", "bgsub")
+        if self.box_source not in BOX_SOURCES:
+            raise ValueError(f"detector kind must be one of {BOX_SOURCES}, not {self.box_source!r}")
+        self.profile_arch = box_cfg.pop("profile_arch", "maskrcnn_resnet50_fpn")
+        self.live = None
+        if self.box_source == "torchvision":
+            from .live_detector import TorchvisionDetector
+
+            self.live, box_cfg = TorchvisionDetector(**box_cfg), {}
+        elif self.box_source == "precomputed" and box_cfg:
+            raise ValueError(f"a precomputed detector takes only profile_arch, not {sorted(box_cfg)}")
+        # background subtraction finds the boxes of "bgsub"; for the others it only fixes the processing size
+        self.detector = BackgroundDetector(**box_cfg)
+        self._fitted = False
         self.chunk = chunk
         self.train_stride = train_stride
         self.seed = seed
@@ -198,14 +265,23 @@ class ObjectTeacher(Model):
             return frames
         return np.stack([cv2.resize(f, (pw, ph), interpolation=cv2.INTER_AREA) for f in frames])
 
-    def objects_of_chunk(self, frames: np.ndarray, background: np.ndarray | None = None) -> Objects:
-        """Objects of the last ``len(frames) - context`` frames of a processing-size chunk."""
+    def objects_of_chunk(self, frames: np.ndarray, background: np.ndarray | None = None,
+                         boxes: list[np.ndarray] | None = None) -> Objects:
+        """Objects of the last ``len(frames) - context`` frames of a processing-size chunk.
+
+        ``boxes`` (one array per described frame, processing size) are the objects
+        when given (a detections file, a live detector); otherwise background
+        subtraction finds them.
+        """
         k = self.context
-        bg = background if background is not None else (self._bg if self._bg is not None
-                                                        else self.detector.background)
-        if bg is None or bg.shape != tuple(self.detector.proc_size(frames.shape[1:3]))[::-1]:
-            bg = self.detector.estimate_background(frames)  # unfitted, or another resolution
-        boxes, masks = self.detect_proc(frames[k:], bg)
+        if boxes is not None:
+            masks = box_masks(boxes, frames.shape[1:3])
+        else:
+            bg = background if background is not None else (self._bg if self._bg is not None
+                                                            else self.detector.background)
+            if bg is None or bg.shape != tuple(self.detector.proc_size(frames.shape[1:3]))[::-1]:
+                bg = self.detector.estimate_background(frames)  # unfitted, or another resolution
+            boxes, masks = self.detect_proc(frames[k:], bg)
         objs = self.describe(frames, boxes, masks)
         objs["frame"] = np.concatenate([np.full(len(b), t, np.int64) for t, b in enumerate(boxes)] +
                                        [np.zeros(0, np.int64)])
@@ -219,10 +295,11 @@ class ObjectTeacher(Model):
     def _key(self, video) -> str:
         det = self.detector.state_dict()
         h = hashlib.sha1()
-        h.update(json.dumps({"cls": type(self).__name__, "features": self.feature_config(),
-                             "detector": det["config"], "context": self.context,
-                             "video": str(video.path), "id": str(video.id), "n": len(video)},
-                            sort_keys=True, default=str).encode())
+        key = {"cls": type(self).__name__, "features": self.feature_config(), "detector": det["config"],
+               "context": self.context, "video": str(video.path), "id": str(video.id), "n": len(video)}
+        if self.box_source != "bgsub":
+            key["boxes"] = self.box_source if self.live is None else self.live.config
+        h.update(json.dumps(key, sort_keys=True, default=str).encode())
         for s in self.detector.scenes:
             h.update(np.round(s).astype(np.int16).tobytes())
         return h.hexdigest()[:20]
@@ -239,12 +316,15 @@ class ObjectTeacher(Model):
         if self._cache_dir is not None and not str(video.path).startswith("<"):
             path = self._cache_dir / f"{type(self).__name__}-{self._key(video)}-s{stride}.npz"
             if use_cache and path.exists():
-                with np.load(path) as z:
-                    return {k: z[k] for k in z.files}
+                try:
+                    return load_npz(path)
+                except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # damaged: computed again below
+                    pass
         if frames is None:
             frames = video.read(gray=True)
         proc = self._proc(frames)
-        bg = self.detector.background_for(proc)
+        boxes = self.given_boxes(video, frames, proc)
+        bg = self.detector.background_for(proc) if boxes is None else None
         ctxf = with_context(proc, self.context)
         parts = []
         keep = np.arange(0, len(proc), stride)
@@ -252,12 +332,13 @@ class ObjectTeacher(Model):
             idx = keep[start:start + self.chunk]
             if stride == 1:
                 chunk = ctxf[idx[0]:idx[-1] + 1 + self.context]
-                objs = self.objects_of_chunk(chunk, bg)
+                objs = self.objects_of_chunk(chunk, bg, None if boxes is None else boxes[idx[0]:idx[-1] + 1])
                 objs["frame"] = objs["frame"] + idx[0]
             else:  # one short clip per kept frame
                 sub = []
                 for t in idx:
-                    o = self.objects_of_chunk(ctxf[t:t + 1 + self.context], bg)
+                    o = self.objects_of_chunk(ctxf[t:t + 1 + self.context], bg,
+                                              None if boxes is None else boxes[t:t + 1])
                     o["frame"] = o["frame"] + t
                     sub.append(o)
                 objs = concat_objects(sub)
@@ -267,10 +348,25 @@ class ObjectTeacher(Model):
         objs["native"] = np.array(np.asarray(frames).shape[1:3], np.int64)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, **objs)
-            tmp.replace(path)
+            atomic_save_npz(path, objs)
         return objs
+
+    def given_boxes(self, video, frames: np.ndarray, proc: np.ndarray) -> list[np.ndarray] | None:
+        """Per frame, the boxes (processing size) of a detections file or a live detector; None for ``bgsub``."""
+        if self.box_source == "bgsub":
+            return None
+        H, W = np.asarray(frames).shape[1:3]
+        pw, ph = proc.shape[2], proc.shape[1]
+        if self.box_source == "torchvision":
+            colour = video.read() if np.asarray(frames).ndim == 3 else frames
+            found = self.live.detect(colour)
+            rows = [np.c_[np.full(len(b), t, np.float32), b] for t, b in enumerate(found)]
+            return file_boxes(np.concatenate(rows + [np.zeros((0, 5), np.float32)]), len(proc), (W, H), (pw, ph))
+        rows = video.detections() if hasattr(video, "detections") else None
+        if rows is None:
+            raise ValueError(f"{self.name}: video {video.id} ({video.path}) has no detections file: a teacher with "
+                             "detector kind 'precomputed' needs the dataset's detections (see vadbench.data.detections)")
+        return file_boxes(rows, len(proc), (W, H), (pw, ph))
 
     # -- the contract -------------------------------------------------------------------------
     def fit(self, train, ctx) -> None:
@@ -280,16 +376,19 @@ class ObjectTeacher(Model):
             self.seed = int(ctx.seed)
         torch.manual_seed(self.seed)
         self._maps.clear()
+        if self.box_source != "bgsub":  # the boxes are given: no background to learn
+            self.frame_shape = tuple(int(x) for x in train[0].source.frame(0, gray=True).shape[:2])
         # pass 1: one median background per training video -> the scenes
         bgs = []
-        for v in train:
+        for v in (train if self.box_source == "bgsub" else []):
             idx = set(np.unique(np.linspace(0, len(v) - 1, min(len(v), self.detector.cfg.bg_samples))
                                 .round().astype(int)).tolist())
             frames = np.stack([f for i, f in enumerate(v.frames(gray=True)) if i in idx])
             if self.frame_shape is None:
                 self.frame_shape = tuple(int(x) for x in frames.shape[1:3])
             bgs.append(self.detector.estimate_background(self._proc(frames)))
-        self.detector.fit_backgrounds(bgs)
+        if bgs:
+            self.detector.fit_backgrounds(bgs)
         # pass 2: the training objects
         objects = []
         for i, v in enumerate(train):
@@ -299,6 +398,7 @@ class ObjectTeacher(Model):
             if ctx is not None:
                 ctx.log(f"{self.name}: {v.id}: {len(o['frame'])} objects")
         self.fit_objects(objects, ctx)
+        self._fitted = True
         self.fit_seconds = time.perf_counter() - t0
 
     def score(self, video) -> Scores:
@@ -346,7 +446,7 @@ class ObjectTeacher(Model):
 
     @property
     def fitted(self) -> bool:
-        return bool(self.detector.scenes)
+        return self._fitted or bool(self.detector.scenes)
 
     def multiscale_maps(self, video) -> dict[str, np.ndarray]:
         """``{"1x1": (T, 1, 1), "4x4": (T, 4, 4), "16x16": (T, 16, 16)}`` float32 (cached per video).
@@ -360,8 +460,13 @@ class ObjectTeacher(Model):
             self._scores_of(video, self.video_objects(video))
         return self._maps[key]
 
-    def example_input(self, batch_size: int = 1) -> np.ndarray:
-        """``batch_size + context`` consecutive uint8 frames: the scene with a few walking blobs."""
+    def example_input(self, batch_size: int = 1):
+        """``batch_size + context`` consecutive uint8 frames: the scene with a few walking blobs.
+
+        A teacher on a detections file gets ``(frames, boxes)``: the blobs' boxes
+        play the file's part (the profiler adds the cost of finding them, see
+        :meth:`profile_stages`).
+        """
         h, w = self.frame_shape or (240, 360)
         rng = np.random.default_rng(0)
         if self.detector.background is not None:
@@ -370,24 +475,65 @@ class ObjectTeacher(Model):
             bg = np.full((h, w), 120, np.float32)
         frames = np.repeat(bg[None], batch_size + self.context, 0)
         bh, bw = max(4, h // 12), max(3, w // 40)
+        boxes: list[list] = [[] for _ in range(batch_size)]
         for j in range(4):
             x, y = rng.integers(0, w - bw - 8 * len(frames) // 4 - 1), rng.integers(0, h - bh)
             for t in range(len(frames)):
                 xx = min(w - bw, x + 2 * t)
                 frames[t, y:y + bh, xx:xx + bw] = 30 + 50 * j
+                if t >= self.context:
+                    boxes[t - self.context].append([t - self.context, xx, y, xx + bw, y + bh])
         frames += rng.normal(0, 2, frames.shape)
-        return frames.clip(0, 255).astype(np.uint8)
+        frames = frames.clip(0, 255).astype(np.uint8)
+        if self.box_source == "precomputed":
+            return frames, np.asarray([r for rows in boxes for r in rows], np.float32)
+        return frames
 
     def forward(self, batch) -> np.ndarray:
-        """Per-frame scores (B,) of ``batch`` (B + context, H, W) uint8 consecutive frames: detection included."""
-        proc = self._proc(to_numpy(batch))
-        objs = self.objects_of_chunk(proc)
-        return self.frame_scores(len(proc) - self.context, objs["frame"], self.object_scores(objs))
+        """Per-frame scores (B,) of ``batch`` (B + context, H, W) uint8 consecutive frames: detection included.
+
+        For a teacher on a detections file, ``batch`` is ``(frames, rows)`` with
+        the rows ``(frame, x1, y1, x2, y2)`` of the B scored frames.
+        """
+        rows = None
+        if isinstance(batch, tuple):
+            batch, rows = batch
+        frames = to_numpy(batch)
+        proc = self._proc(frames)
+        n = len(proc) - self.context
+        native = (frames.shape[2], frames.shape[1])
+        if rows is not None:
+            boxes = file_boxes(rows, n, native, (proc.shape[2], proc.shape[1]))
+        elif self.live is not None:
+            found = self.live.detect(frames[self.context:])
+            rows = np.concatenate([np.c_[np.full(len(b), t, np.float32), b] for t, b in enumerate(found)]
+                                  + [np.zeros((0, 5), np.float32)])
+            boxes = file_boxes(rows, n, native, (proc.shape[2], proc.shape[1]))
+        else:
+            boxes = None
+        objs = self.objects_of_chunk(proc, boxes=boxes)
+        return self.frame_scores(n, objs["frame"], self.object_scores(objs))
+
+    def profile_stages(self) -> dict:
+        """Work this teacher's inputs need but its ``score`` does not do: finding boxes it reads from a file.
+
+        ``{name: fn}`` where ``fn(frames)`` runs the stage on (T, H, W) uint8
+        frames; the profiler times it on the same frames and adds its cost. For
+        ``precomputed`` boxes it is the live detector ``profile_arch`` with
+        untrained weights (its speed does not depend on them).
+        """
+        if self.box_source != "precomputed":
+            return {}
+        from .live_detector import TorchvisionDetector
+
+        live = TorchvisionDetector(self.profile_arch, weights=None, score_thr=0.5)
+        return {f"detection ({self.profile_arch}, live, untrained weights)": live.detect}
 
     def state_dict(self) -> dict:
         return {"config": json.loads(json.dumps(self.config, default=list)),
                 "frame_shape": list(self.frame_shape) if self.frame_shape else [],
                 "detector": self.detector.state_dict(),
+                "fitted": self.fitted,
                 "model": self.model_state()}
 
     def load_state_dict(self, state: dict) -> None:
@@ -395,6 +541,7 @@ class ObjectTeacher(Model):
         fs = state.get("frame_shape") or []
         self.frame_shape = tuple(int(x) for x in fs) if len(fs) else None
         self.load_model_state(state["model"])
+        self._fitted = bool(state.get("fitted", False))
         self._maps.clear()
 
 
