@@ -63,7 +63,7 @@ def test_new_suites_match_the_ped2_suite(name):
     assert suite["profile"] == ped2["profile"]
     cells = suite_cells(suite)
     trained = sum(m.get("trained", True) for m in suite["models"])
-    assert trained == 21 and len(cells) == 3 * trained + 2  # trained models at seeds 0, 1, 2; motion ones once
+    assert trained == 23 and len(cells) == 3 * trained + 2  # trained models at seeds 0, 1, 2; motion ones once
     assert [c.model for c in cells[:2]] == ["motion-diff", "motion-flow"]
     assert cells[2 + trained - 1].seed == 0 and cells[2 + trained].seed == 1
 

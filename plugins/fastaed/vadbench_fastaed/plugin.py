@@ -17,6 +17,11 @@ from .model import FastAED
 ALL_TEACHERS = ["teacher-attr", "teacher-ae"]
 TARGETS = {"teacher-attr": "crossfit", "teacher-ae": "direct", "*": "crossfit"}
 
+# the teachers on the boxes of the datasets' detections files (a COCO-pretrained Mask R-CNN's), with the
+# same target kinds as their background-subtraction twins
+BOX_TEACHERS = ["teacher-attr-boxes", "teacher-ae-boxes"]
+BOX_TARGETS = {"teacher-attr-boxes": "crossfit", "teacher-ae-boxes": "direct", "*": "crossfit"}
+
 # the authors' network (9 colour channels, native 640x360, 16..256 channels, 4 down-samplings,
 # 5 attention blocks of 5 heads x 64; 4,997,747 parameters without the unused out_image conv)
 PAPER = {"teachers": ALL_TEACHERS, "targets": TARGETS, "size": (640, 360), "color": True, "offset": 3,
@@ -52,6 +57,10 @@ CONFIGS: dict[str, dict] = {
     "fastaed-s-single": {**S, "scales": (16,), "score": "max"},
     "fastaed-s-pre": {**S, "pretrain_epochs": 5},
     "fastaed-s-nospeed": {**S, "speedups": ()},
+    # the fast and the larger student distilled from the teachers on detector boxes, everything else as
+    # registered for fastaed-xs and fastaed-m (fixed before any of their test videos was scored)
+    "fastaed-xs-boxes": {**XS, "teachers": BOX_TEACHERS, "targets": BOX_TARGETS},
+    "fastaed-m-boxes": {**M, "teachers": BOX_TEACHERS, "targets": BOX_TARGETS},
 }
 for _t in ALL_TEACHERS:  # each teacher alone (fastaed-s uses all of them)
     CONFIGS[f"fastaed-s-{_t.removeprefix('teacher-')}"] = {**S, "teachers": [_t]}
