@@ -58,6 +58,12 @@ def _break(case, root):
         bad = test / "frames" / "02" / "003.jpg"
         bad.write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
         return bad
+    if case == "truncated jpeg":  # decodes (grey-filled, a libjpeg warning) but has no end-of-image marker
+        bad = test / "frames" / "01" / "004.jpg"
+        data = bad.read_bytes()
+        scan = data.index(b"\xff\xda")  # cut in the middle of the compressed image data
+        bad.write_bytes(data[: scan + (len(data) - scan) // 2])
+        return bad
     if case == "labels longer than frames":
         m = root / "labels" / "UCSDped2.m"
         m.parent.mkdir()
@@ -74,7 +80,7 @@ def _break(case, root):
     raise AssertionError(case)
 
 
-DATA_CASES = ["missing root", "unknown layout", "empty video folder", "corrupt jpeg",
+DATA_CASES = ["missing root", "unknown layout", "empty video folder", "corrupt jpeg", "truncated jpeg",
               "labels longer than frames", "masks of the wrong size", "masks fewer than frames"]
 
 
@@ -94,6 +100,8 @@ def test_bad_dataset_fails_its_cell_naming_the_file(case, tmp_path, capsys):
     assert len(err) == 1 and str(named) in err[0], err
     failed = [r for r in ResultsStore(results).records() if r["status"] == "failed"]
     assert len(failed) == 1 and str(named) in failed[0]["error"] and "\n" not in failed[0]["error"]
+    if case == "truncated jpeg":
+        assert failed[0]["error"].endswith(f"{named}: truncated JPEG: no end-of-image marker"), failed[0]["error"]
     for name, data in finished.items():  # the finished cell is kept as it was
         assert (results / "records" / name).read_bytes() == data
 

@@ -93,6 +93,23 @@ def test_corrupt_jpeg_is_named_when_read(tmp_path, cache):
     raises(bad, lambda: list(video.frames(gray=True)))
 
 
+def test_truncated_jpeg_is_named_when_read(tmp_path, cache):
+    """A JPEG cut in half decodes to grey with only a libjpeg warning: its missing end marker refuses it."""
+    root = make_ucsd(tmp_path / "ped2")
+    bad = root / "testing" / "frames" / "01" / "002.jpg"
+    data = bad.read_bytes()
+    assert data.endswith(b"\xff\xd9") and cv2.imread(str(bad)) is not None
+    scan = data.index(b"\xff\xda")  # cut in the middle of the compressed image data, after the headers
+    bad.write_bytes(data[: scan + (len(data) - scan) // 2])
+    assert cv2.imread(str(bad)) is not None  # what OpenCV alone accepts (grey-filled, a libjpeg warning)
+    video = load_ucsd(root, cache_dir=cache).test["01"]
+    err = raises(bad, video.read)
+    assert str(err) == f"{bad}: truncated JPEG: no end-of-image marker"
+    padded = root / "testing" / "frames" / "01" / "001.jpg"  # zero padding after the marker is fine
+    padded.write_bytes(padded.read_bytes() + b"\x00" * 5000)
+    video.source.frame(1)
+
+
 def test_truncated_and_unreadable_avi(tmp_path):
     path = tmp_path / "01.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 48))

@@ -194,8 +194,8 @@ def test_evaluate_record_is_flat_json_and_complete():
     gt = [(0, 0, 2, 0, 0, 9, 9)]
     pred = [(0, 2, 0, 0, 9, 9, 0.9)]
     r = evaluate(SCORES, LABELS, video_ids=["a", "b", "c"], sigma=1.0, bootstrap=20, seed=3,
-                 pred_regions=pred, gt_tracks=gt, region_source="regions_from_maps")
-    assert set(r) == {"micro_auc", "macro_auc", "micro_auc_ci", "macro_auc_ci", "ap", "eer", "pauc_0.1", "rbdc",
+                 pred_regions=pred, gt_tracks=gt)
+    assert set(r) == {"micro_auc", "micro_auc_minmax", "macro_auc", "micro_auc_ci", "macro_auc_ci", "ap", "eer", "pauc_0.1", "rbdc",
                       "tbdc", "n_videos", "n_frames", "macro_dropped", "conventions"}
     json.dumps(r, allow_nan=False)
     for k in ("micro_auc", "macro_auc", "ap", "eer", "pauc_0.1", "rbdc", "tbdc"):
@@ -205,13 +205,14 @@ def test_evaluate_record_is_flat_json_and_complete():
     assert (r["rbdc"], r["tbdc"]) == (1.0, 1.0)
     c = r["conventions"]
     assert c["sigma"] == 1.0 and c["bootstrap_n"] == 20 and c["bootstrap_seed"] == 3
-    assert c["region_source"] == "regions_from_maps" and c["rbdc_num_frames"] == 10
+    assert "region_source" not in c and c["rbdc_num_frames"] == 10  # the runner records it, beside the metrics
     assert {"normalize", "skip_first", "single_class", "iou_threshold", "track_fraction", "max_fp_per_frame",
             "tracks_derived"} <= set(c)
     assert r["micro_auc"] == frame_auc(SCORES, LABELS, sigma=1.0)
+    assert r["micro_auc_minmax"] == frame_auc(SCORES, LABELS, sigma=1.0, normalize="minmax")
 
 
 def test_evaluate_without_regions_or_bootstrap():
     r = evaluate(SCORES, LABELS, bootstrap=0)
     assert r["rbdc"] is None and r["tbdc"] is None and r["micro_auc_ci"] is None
-    assert r["macro_dropped"] == [2] and r["conventions"]["region_source"] is None
+    assert r["macro_dropped"] == [2] and r["conventions"]["rbdc_num_frames"] is None

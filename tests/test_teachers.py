@@ -271,3 +271,54 @@ def test_log1p_frame_score_is_log1p_of_the_largest_object_score(fitted):
     assert logged.config["frame_score"] == "log1p" and "frame_score" not in model.config
     with pytest.raises(ValueError, match="frame_score"):
         AttributeTeacher(frame_score="mean")
+
+
+# -- teachers on the boxes of a detections file ------------------------------------------------
+
+
+def test_a_teacher_on_a_detections_file_scores_the_fast_object_above_its_walkers(tmp_path):
+    """The synthetic dataset's detections file (every pedestrian and every anomalous object, boxed)
+    feeds teacher-attr-boxes: its regions are the file's boxes, and the cyclist or runner outscores
+    the walkers of its own video."""
+    import json
+
+    import vadbench
+
+    ds = vadbench.create_dataset("synthetic", seed=0, cache_dir=tmp_path, n_train=3, n_test=3, n_frames=60)
+    teacher = vadbench.create_model("teacher-attr-boxes")
+    teacher.fit(ds.train, RunContext(cache_dir=tmp_path, seed=0))
+    events = json.loads((ds.root / "labels" / "events.json").read_text())
+    fast_videos = [v for v in ds.test if any(e["kind"] in ("cyclist", "running") for e in events[v.id])]
+    assert fast_videos, "the synthetic test split holds a cyclist or a runner"
+    for v in fast_videos:
+        scores = teacher.score(v)
+        rows = v.detections()
+        assert len(scores.regions) == len(rows)  # one scored region per box of the file, nothing found anew
+        inclusive = np.c_[np.floor(rows[:, 1:3]), np.ceil(rows[:, 3:5]) - 1]
+        assert np.array_equal(np.sort(scores.regions[:, 1:5], 0), np.sort(inclusive, 0))
+        anomalous = np.zeros(len(scores.regions), bool)
+        for _, t, *box in v.tracks:
+            in_frame = np.flatnonzero(scores.regions[:, 0] == t)
+            if len(in_frame):
+                iou = box_iou(np.array([box]), scores.regions[in_frame, 1:5].astype(np.int64))[0]
+                anomalous[in_frame[iou.argmax()]] = iou.max() > 0.5
+        assert anomalous.sum() > 5
+        fast, walk = scores.regions[anomalous, 5], scores.regions[~anomalous, 5]
+        assert np.median(fast) > np.percentile(walk, 90), (np.median(fast), np.percentile(walk, 90))
+
+
+def test_a_precomputed_teacher_without_a_detections_file_is_refused_in_one_line(tmp_path):
+    teacher = AttributeTeacher(detector={"kind": "precomputed"})
+    with pytest.raises(ValueError, match="has no detections file"):
+        teacher.fit(train_split(1), RunContext(cache_dir=tmp_path, seed=0))
+    with pytest.raises(ValueError, match="detector kind must be one of"):
+        AttributeTeacher(detector={"kind": "yolo"})
+
+
+def test_a_precomputed_teacher_hot_path_takes_frames_and_boxes_and_names_its_detection_stage():
+    teacher = AttributeTeacher(detector={"kind": "precomputed"})
+    frames, rows = teacher.example_input(3)
+    assert frames.shape[0] == 3 + teacher.context and rows.shape[1] == 5 and set(rows[:, 0]) == {0, 1, 2}
+    assert teacher.forward((frames, rows)).shape == (3,)
+    assert list(teacher.profile_stages()) == ["detection (maskrcnn_resnet50_fpn, live, untrained weights)"]
+    assert AttributeTeacher().profile_stages() == {}

@@ -103,6 +103,31 @@ def output_file(text: str) -> str:
     return text
 
 
+def name_arg(what: str, *, many: bool = False):
+    """An argparse type: a name safe in a file name (:func:`vadbench.names.safe_name`), else a one-line usage error.
+
+    With ``many`` the text is a comma-separated list, each part checked; the text is returned as given.
+
+    >>> name_arg("dataset")("ped2"), name_arg("model", many=True)("motion-diff,motion-flow")
+    ('ped2', 'motion-diff,motion-flow')
+    >>> name_arg("dataset")("../x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: dataset name '../x' is not safe in a file name (...)
+    """
+    from vadbench.names import UnsafeNameError, safe_name
+
+    def parse(text: str) -> str:
+        try:
+            for part in _csv(text) if many else [text]:
+                safe_name(part, what=what)
+        except UnsafeNameError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+
+    parse.__name__ = f"{what} name"
+    return parse
+
+
 def _say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -250,13 +275,16 @@ def _main_thread() -> bool:
 
 
 def _publish(store, dataset: str, out_dir: Path, *, command: str, duration=None, suite=None) -> None:
+    """Write the leaderboard, Pareto plot, manifest (and reproduction table) of ``dataset`` into ``out_dir``."""
     from vadbench.atomic import atomic_write_json
     from vadbench.leaderboard import aggregate, write_leaderboard
+    from vadbench.names import safe_name
     from vadbench.pareto import load_literature, plot_pareto
     from vadbench.profile import machine_info
     from vadbench.results import compute_seconds
     from vadbench.runner import git_commit
 
+    safe_name(dataset, what="dataset")  # it names the files below
     records = store.records(dataset=dataset)
     if not records:
         return
@@ -323,6 +351,7 @@ def cmd_pareto(args) -> int:
 
 def cmd_eval(args) -> int:
     """Recompute every record's metrics from its stored scores and the dataset's labels."""
+    from vadbench.atomic import atomic_write_json
     from vadbench.results import ResultsStore
     from vadbench.runner import evaluate_scores, open_dataset
 
@@ -343,10 +372,19 @@ def cmd_eval(args) -> int:
             continue
         regions = store.load_regions(record) if hasattr(store, "load_regions") else {}
         metrics = evaluate_scores(dataset, scores, regions or {}, seed=record["seed"])
+        differs = 0.0
         for key in ("micro_auc", "macro_auc", "rbdc", "tbdc"):
             a, b = record["metrics"].get(key), metrics.get(key)
             if a is not None and b is not None:
-                worst = max(worst, abs(a - b))
+                differs = max(differs, abs(a - b))
+        worst = max(worst, differs)
+        added = sorted(set(metrics) - set(record["metrics"]))
+        if args.add_missing and added and differs < 1e-9:  # metrics defined after the cell ran, nothing else
+            atomic_write_json(store.record_path(record["cell"]),
+                              {**record, "metrics": {**metrics, **record["metrics"],
+                                                     "conventions": {**metrics["conventions"],
+                                                                     **record["metrics"].get("conventions", {})}}})
+            print(f"{record['cell']}: added {', '.join(added)}")
         print(f"{record['cell']:60s} micro {metrics['micro_auc']:.4f} (stored "
               f"{record['metrics']['micro_auc']:.4f})")
     if args.per_video:
@@ -420,7 +458,7 @@ def cmd_profile(args) -> int:
         models = [_on_device(n, args.device) if n in untrained
                   else fitted[n][0] if args.device == "cpu"
                   else _on_device(n, args.device, fitted[n][0].state_dict()) for n in args.models]
-        videos = list(next(iter(fitted.values()))[1].test)[: args.videos]
+        videos = [v.unlabelled() for v in list(next(iter(fitted.values()))[1].test)[: args.videos]]
     else:  # hot paths only, freshly built (models that need no fit to run, e.g. for GPU timing)
         models, videos = [_on_device(name, args.device) for name in args.models], None
     if args.onnx:  # time the ONNX Runtime hot path beside torch (untrained weights: speed only)
@@ -549,8 +587,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="train, score, evaluate and profile a grid; write leaderboards")
     s.add_argument("--suite", help="a named suite (default: synthetic) or a TOML file")
     s.add_argument("--quick", action="store_true", help="the suite's quick configurations, one seed")
-    s.add_argument("--models", help="comma-separated model names (with --datasets)")
-    s.add_argument("--datasets", help="comma-separated dataset names")
+    s.add_argument("--models", type=name_arg("model", many=True),
+                   help="comma-separated model names (with --datasets)")
+    s.add_argument("--datasets", type=name_arg("dataset", many=True), help="comma-separated dataset names")
     s.add_argument("--data-root", help="dataset folder, or a folder holding it (e.g. ../shared/data)")
     s.add_argument("--seeds", help="comma-separated seeds")
     s.add_argument("--results", default=DEFAULT_RESULTS, help="results store folder")
@@ -562,8 +601,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("profile", help="time models' hot paths and end-to-end scoring, interleaved")
-    s.add_argument("models", nargs="+")
-    s.add_argument("--dataset", help="fit the models on this dataset and time them end to end on its test videos")
+    s.add_argument("models", nargs="+", type=name_arg("model"))
+    s.add_argument("--dataset", type=name_arg("dataset"),
+                   help="fit the models on this dataset and time them end to end on its test videos")
     s.add_argument("--data-root")
     s.add_argument("--results", default=DEFAULT_RESULTS, help="where fitted models are cached")
     s.add_argument("--seed", type=int, default=0)
@@ -586,18 +626,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--per-video", metavar="CELLS",
                    help="instead, a per-video table (own AUC, medians, micro AUC without the video) of the cells "
                         "matching this glob, e.g. 'teacher-attr__ped2__s0*'")
+    s.add_argument("--add-missing", action="store_true",
+                   help="write into each record the metrics defined after it was made (e.g. micro_auc_minmax), "
+                        "where its stored metrics recompute exactly; nothing stored is changed")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("leaderboard", help="write <dataset>.md/.csv from the results store")
     s.add_argument("--results", default=DEFAULT_RESULTS)
-    s.add_argument("--dataset")
+    s.add_argument("--dataset", type=name_arg("dataset"))
     s.add_argument("--out", default="leaderboards")
     s.add_argument("--latex", action="store_true")
     s.set_defaults(func=cmd_leaderboard)
 
     s = sub.add_parser("pareto", help="draw the speed-accuracy Pareto plot")
     s.add_argument("--results", default=DEFAULT_RESULTS)
-    s.add_argument("--dataset", required=True)
+    s.add_argument("--dataset", required=True, type=name_arg("dataset"))
     s.add_argument("--x", default="fps_e2e", choices=["fps_e2e", "fps_model", "fps_model_b1", "fps_model_best"])
     s.add_argument("--y", default="micro_auc", choices=["micro_auc", "macro_auc", "rbdc", "tbdc"])
     s.add_argument("--out", default="leaderboards")
@@ -606,8 +649,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("curves", help="per-video score curves with the ground truth shaded")
     s.add_argument("--results", default=DEFAULT_RESULTS)
-    s.add_argument("--dataset", required=True)
-    s.add_argument("--models", required=True, help="comma-separated model names")
+    s.add_argument("--dataset", required=True, type=name_arg("dataset"))
+    s.add_argument("--models", required=True, type=name_arg("model", many=True),
+                   help="comma-separated model names")
     s.add_argument("--videos", help="comma-separated video ids (default: all)")
     s.add_argument("--out", required=True, help="output path without extension")
     s.add_argument("--false-alarm-rate", type=float,
@@ -616,8 +660,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("watch", help="score a video file, frame folder, camera or stream with a fitted model")
     s.add_argument("source", help="video file, frame folder, camera index (0) or rtsp:// address")
-    s.add_argument("--model", required=True)
-    s.add_argument("--dataset", default="synthetic", help="the model is fitted on this dataset's training videos")
+    s.add_argument("--model", required=True, type=name_arg("model"))
+    s.add_argument("--dataset", default="synthetic", type=name_arg("dataset"),
+                   help="the model is fitted on this dataset's training videos")
     s.add_argument("--data-root")
     s.add_argument("--results", default=DEFAULT_RESULTS, help="where fitted models are cached")
     s.add_argument("--seed", type=int, default=0)
@@ -629,9 +674,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_watch)
 
     s = sub.add_parser("export", help="export a fitted model's hot path to ONNX, checked against torch")
-    s.add_argument("model")
+    s.add_argument("model", type=name_arg("model"))
     s.add_argument("--format", choices=["onnx"], default="onnx")
-    s.add_argument("--dataset", default="synthetic", help="the model is fitted on this dataset's training videos")
+    s.add_argument("--dataset", default="synthetic", type=name_arg("dataset"),
+                   help="the model is fitted on this dataset's training videos")
     s.add_argument("--data-root")
     s.add_argument("--results", default=DEFAULT_RESULTS)
     s.add_argument("--seed", type=int, default=0)

@@ -37,7 +37,9 @@ def _fit(name: str, dataset, store_dir: Path):
 
 
 def _scores(model, dataset) -> list[np.ndarray]:
-    return [as_scores(model.score(v), len(v), f"model {model.name} on video {v.id}").frame for v in dataset.test]
+    """Frame scores of the test videos, which the model sees without ground truth (as in the runner)."""
+    return [as_scores(model.score(v), len(v), f"model {model.name} on video {v.id}").frame
+            for v in (video.unlabelled() for video in dataset.test)]
 
 
 def check_model(name: str, workdir: str | Path, dataset=None) -> dict:
@@ -56,8 +58,8 @@ def check_model(name: str, workdir: str | Path, dataset=None) -> dict:
     if getattr(model, "family", "") not in FAMILIES:
         raise PluginError(f"model {name}: family {getattr(model, 'family', '')!r} is not one of {FAMILIES}")
     first = _scores(model, dataset)
-    speed = profile_models([model], batch_sizes=(1,), rounds=1, warmup=1, videos=list(dataset.test)[:1],
-                           e2e_rounds=1)[0]
+    speed = profile_models([model], batch_sizes=(1,), rounds=1, warmup=1,
+                           videos=[v.unlabelled() for v in list(dataset.test)[:1]], e2e_rounds=1)[0]
     if not (speed["fps_model_b1"] > 0 and speed["fps_e2e"] > 0):
         raise PluginError(f"model {name}: profiling measured no throughput")
 

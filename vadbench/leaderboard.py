@@ -33,16 +33,18 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_write_text
+from .names import safe_name
 from .profile import machine_summary
 from .results import config_hash
 
 #: Accuracy metrics (fractions) taken from ``record["metrics"]``.
-ACCURACY = ("micro_auc", "macro_auc", "rbdc", "tbdc")
+ACCURACY = ("micro_auc", "micro_auc_minmax", "macro_auc", "rbdc", "tbdc")
 #: Speed figures (frames/s) taken from ``record["speed"]``.
 SPEED = ("fps_e2e", "fps_model_b1", "fps_model_best")
 AGGREGATED = ACCURACY + SPEED + ("train_seconds",)
 
-_TITLES = {"micro_auc": "Micro AUC (%)", "macro_auc": "Macro AUC (%)", "rbdc": "RBDC (%)", "tbdc": "TBDC (%)",
+_TITLES = {"micro_auc": "Micro AUC (%)", "micro_auc_minmax": "Micro AUC, per-video min-max (%)",
+           "macro_auc": "Macro AUC (%)", "rbdc": "RBDC (%)", "tbdc": "TBDC (%)",
            "fps_e2e": "FPS e2e", "fps_model_b1": "FPS model b1", "fps_model_best": "FPS model best"}
 
 
@@ -118,6 +120,8 @@ def aggregate(records: Iterable[Mapping]) -> list[dict]:
         row["gmacs"] = _first(ok, "gmacs")
         row["conventions"] = (first.get("metrics") or {}).get("conventions") or {}
         row["machine"] = (first.get("speed") or {}).get("machine")
+        row["test_history"] = design_history(name)
+        row["changed_settings"] = changed_settings(name, row["config"]) if ok else []
         row["stages"] = {k: v.get("s_per_frame") for k, v in ((first.get("speed") or {}).get("stages") or {}).items()}
         rows.append(row)
     rows.sort(key=lambda r: (r["micro_auc_mean"] is None, -(r["micro_auc_mean"] or 0.0), str(r["model"]),
@@ -151,6 +155,8 @@ def format_fps(value: float | None) -> str:
 
 
 def _status_cell(row: Mapping) -> str:
+    if row.get("changed_settings"):
+        return f"outdated ({', '.join(row['changed_settings'])} changed since)"
     if row["n_seeds"] and row["n_failed"]:
         return f"ok ({row['n_failed']} failed: {row['failed']})"
     return str(row["status"])
@@ -158,7 +164,7 @@ def _status_cell(row: Mapping) -> str:
 
 def _table(rows: Sequence[Mapping]) -> tuple[list[str], list[list[str]]]:
     header = ["#", "Model", "Family", "Config", "Seeds"] + [_TITLES[k] for k in ACCURACY + SPEED] + [
-        "Params (M)", "GMACs", "Train (s)", "Status"]
+        "Params (M)", "GMACs", "Train (s)", "Design", "Status"]
     body = []
     for i, r in enumerate(rows, 1):
         params = _number(r.get("params"))
@@ -169,7 +175,7 @@ def _table(rows: Sequence[Mapping]) -> tuple[list[str], list[list[str]]]:
                     + [format_fps(r[f"{k}_mean"]) for k in SPEED]
                     + [f"{params / 1e6:.2f}" if params is not None else "-",
                        f"{gmacs:.3g}" if gmacs is not None else "-",
-                       f"{train:.0f}" if train is not None else "-", _status_cell(r)])
+                       f"{train:.0f}" if train is not None else "-", _history_cell(r), _status_cell(r)])
     return header, body
 
 
@@ -190,6 +196,8 @@ def _conventions(rows: Sequence[Mapping]) -> list[str]:
     seen: list[str] = []
     for r in rows:
         for k, v in sorted((r.get("conventions") or {}).items()):
+            if k == "region_source":  # not a convention: where a model's regions came from (records before
+                continue              # it moved to metrics["region_source"] said "given" for every cell)
             line = f"{k}: {json.dumps(v, sort_keys=True, default=str)}"
             if line not in seen:
                 seen.append(line)
@@ -225,6 +233,10 @@ def render_markdown(rows: Sequence[Mapping], dataset: str, *, command: str | Non
               ("- FPS e2e: frames / seconds of `score` from encoded frames on disk to per-frame scores "
                "(decoding, resizing, detection, post-processing included). FPS model: the model's `forward` "
                "only, at batch 1 and at its best batch size; medians of interleaved rounds after warm-up."),
+              *_history_notes(rows),
+              *([("- outdated: the model's registered settings changed after these cells ran (the Status column "
+                 "names them); the suite's `vadbench run` reruns them, and their figures are not the current "
+                 "model's until then.")] if any(r.get("changed_settings") for r in rows) else []),
               *_stage_notes(rows),
               "- Config is the first 8 hex digits of the SHA-1 of the model configuration.",
               ("- Train (s): wall seconds of `fit` on the machine of the run, so they move with its load. A "
@@ -234,6 +246,54 @@ def render_markdown(rows: Sequence[Mapping], dataset: str, *, command: str | Non
                "every number here can be recomputed; the CSV next to this file has the plain numbers "
                "(fractions, not %)."), ""]
     return "\n".join(lines)
+
+
+def design_history(model: str) -> str | None:
+    """How ``model``'s registered design was revised after a look at test results: ``""`` when it was
+    frozen before its test videos were scored, None when the model is not registered here."""
+    from .errors import VadbenchError
+    from .plugins import model_registry
+
+    try:
+        return model_registry().entry(model).test_history
+    except (KeyError, VadbenchError):
+        return None
+
+
+def changed_settings(model: str, config: Mapping) -> list[str]:
+    """Settings in a record's configuration that the registered ``model`` no longer has, or has anew.
+
+    Such a record was made by a model that no longer exists as registered (a retired
+    option, a new one): the runner reruns it, and the leaderboard marks its row
+    ``outdated`` until then. An unregistered model gives ``[]``.
+    """
+    from . import create_model
+
+    try:
+        now = getattr(create_model(model), "config", None)
+    except Exception:  # noqa: BLE001 - not installed here: nothing to compare with
+        return []
+    return sorted(set(now or config) ^ set(config))
+
+
+def _history_cell(row: Mapping) -> str:
+    """``frozen`` (design fixed before its test videos were scored), ``revised`` or ``-`` (not registered).
+
+    >>> _history_cell({"test_history": ""}), _history_cell({"test_history": "k tuned"}), _history_cell({})
+    ('frozen', 'revised', '-')
+    """
+    h = row.get("test_history")
+    return "-" if h is None else "revised" if h else "frozen"
+
+
+def _history_notes(rows: Sequence[Mapping]) -> list[str]:
+    revised = [r for r in rows if r.get("test_history")]
+    if not revised:
+        return []
+    out = [("- Design: `frozen` means the model's design was fixed from training videos alone before its test "
+           "videos were scored; `revised` means it was changed after a look at test results, which makes its "
+           "figures optimistic by an unknown margin:")]
+    return out + [f"  - {r['model']}: {r['test_history']}." for r in revised]
 
 
 def _stage_notes(rows: Sequence[Mapping]) -> list[str]:
@@ -290,7 +350,7 @@ def _tex_escape(text: str) -> str:
 def render_latex(rows: Sequence[Mapping], dataset: str, *, command: str | None, commit: str | None) -> str:
     """A booktabs LaTeX table (model, family, accuracy, speed, size)."""
     header, body = _table(rows)
-    keep = [i for i, h in enumerate(header) if h not in ("#", "Config", "Status", "Train (s)")]
+    keep = [i for i, h in enumerate(header) if h not in ("#", "Config", "Status", "Train (s)", "Design")]
     lines = [f"% vadbench leaderboard: {dataset}; command: {command or 'unknown'}; commit: {commit or 'unknown'}",
              r"\begin{tabular}{ll" + "r" * (len(keep) - 2) + "}", r"\toprule",
              " & ".join(_tex_escape(header[i]) for i in keep) + r" \\", r"\midrule"]
@@ -306,8 +366,10 @@ def write_leaderboard(records: Iterable[Mapping], out_dir: str | os.PathLike, da
 
     Only records of ``dataset`` are used. ``machine`` (an info dict or a line)
     overrides the machines named in the records. Returns ``{"md": path,
-    "csv": path[, "tex": path]}``.
+    "csv": path[, "tex": path]}``. A ``dataset`` name that is not safe in a
+    file name (:func:`vadbench.names.safe_name`) is refused before anything is written.
     """
+    safe_name(dataset, what="dataset")
     recs = [r for r in records if (r.get("dataset") or {}).get("name") == dataset]
     rows = aggregate(recs)
     out = Path(out_dir)

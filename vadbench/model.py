@@ -115,7 +115,26 @@ def drop_late_defaults(config: dict, defaults: dict) -> dict:
 
 
 def as_scores(result: Any, n_frames: int, where: str) -> Scores:
-    """Validate what a plugin's ``score`` returned; a clear error names the plugin and video."""
+    """Validate what a plugin's ``score`` returned; a clear one-line error names the plugin and video.
+
+    Frame scores: one finite number per frame. Maps, when given: shape
+    ``(n_frames, h, w)``, finite. Regions, when given: rows
+    ``(frame, x_min, y_min, x_max, y_max, score)`` of finite numbers, the frame
+    in ``[0, n_frames)``, ``x_min <= x_max`` and ``y_min <= y_max``. Values are
+    not changed (scores become float64 as before).
+
+    >>> r = as_scores(Scores(np.zeros(2), maps=np.zeros((2, 4, 4)), regions=[[1, 0, 0, 3, 3, 0.5]]), 2, "m on v")
+    >>> r.frame.dtype.name, r.maps.shape
+    ('float64', (2, 4, 4))
+    >>> as_scores(Scores(np.zeros(2), maps=np.zeros((3, 4, 4))), 2, "model m on video v")
+    Traceback (most recent call last):
+    ...
+    vadbench.errors.PluginError: model m on video v: returned maps of 3 frames for 2 frames
+    >>> as_scores(Scores(np.zeros(2), regions=[[0, 5, 0, 3, 3, 0.5]]), 2, "model m on video v")
+    Traceback (most recent call last):
+    ...
+    vadbench.errors.PluginError: model m on video v: returned 1 regions with x_max < x_min or y_max < y_min
+    """
     from .errors import PluginError
 
     if not isinstance(result, Scores):
@@ -126,4 +145,48 @@ def as_scores(result: Any, n_frames: int, where: str) -> Scores:
     if not np.isfinite(frame).all():
         raise PluginError(f"{where}: returned {int((~np.isfinite(frame)).sum())} NaN or infinite scores")
     result.frame = frame
+    if result.maps is not None:
+        _check_maps(result.maps, n_frames, where)
+    if result.regions is not None:
+        _check_regions(result.regions, n_frames, where)
     return result
+
+
+def _check_maps(maps: Any, n_frames: int, where: str) -> None:
+    from .errors import PluginError
+
+    try:
+        m = np.asarray(maps)
+    except Exception as exc:  # noqa: BLE001 - e.g. a tensor on a GPU
+        raise PluginError(f"{where}: returned maps that are not an array ({type(exc).__name__})") from None
+    if m.ndim != 3:
+        raise PluginError(f"{where}: returned maps of shape {m.shape}, not (frames, h, w)")
+    if len(m) != n_frames:
+        raise PluginError(f"{where}: returned maps of {len(m)} frames for {n_frames} frames")
+    if m.dtype.kind not in "biuf":
+        raise PluginError(f"{where}: returned maps of dtype {m.dtype}, not real numbers")
+    if not np.isfinite(m).all():
+        raise PluginError(f"{where}: returned maps with {int((~np.isfinite(m)).sum())} NaN or infinite values")
+
+
+def _check_regions(regions: Any, n_frames: int, where: str) -> None:
+    from .errors import PluginError
+
+    try:
+        r = np.asarray(regions, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise PluginError(f"{where}: returned regions that are not numbers ({type(exc).__name__})") from None
+    if r.size % 6 or (r.ndim != 2 and r.size):
+        raise PluginError(f"{where}: returned regions of shape {r.shape}, not rows "
+                          "(frame, x_min, y_min, x_max, y_max, score)")
+    r = r.reshape(-1, 6)
+    if not np.isfinite(r).all():
+        bad = int((~np.isfinite(r).all(axis=1)).sum())
+        raise PluginError(f"{where}: returned {bad} regions with NaN or infinite values")
+    out = (r[:, 0] < 0) | (np.rint(r[:, 0]) >= n_frames)
+    if out.any():
+        raise PluginError(f"{where}: returned {int(out.sum())} regions whose frame is outside 0..{n_frames - 1} "
+                          f"(first: {r[out][0, 0]:g})")
+    inverted = (r[:, 3] < r[:, 1]) | (r[:, 4] < r[:, 2])
+    if inverted.any():
+        raise PluginError(f"{where}: returned {int(inverted.sum())} regions with x_max < x_min or y_max < y_min")

@@ -41,6 +41,7 @@ class Entry:
     defaults: dict = field(default_factory=dict)
     plugin: str = ""
     quick: dict = field(default_factory=dict)
+    test_history: str = ""
 
 
 class Registry:
@@ -52,13 +53,19 @@ class Registry:
         self.current_plugin = ""
 
     def register(self, name: str, factory: Callable[..., Any], *, family: str = "",
-                 description: str = "", quick: dict | None = None, **defaults: Any) -> None:
+                 description: str = "", quick: dict | None = None, test_history: str = "",
+                 **defaults: Any) -> None:
         """Register ``factory`` under ``name``; ``defaults`` are passed to it on creation.
 
         ``quick`` is the configuration (overriding ``defaults``) that trains in
         seconds on a tiny dataset: the contract tests and ``vadbench run --quick``
         use it. Names are lower case (letters, digits, ``-_.``) so that they are
         safe as file names in the results store.
+
+        ``test_history`` says, in one sentence, how the model's design was
+        revised after a look at test results (empty: its design was frozen, from
+        training videos alone, before its test videos were scored). The
+        leaderboards show it beside the model's numbers.
         """
         if not _NAME.match(name):
             raise PluginError(f"{self.current_plugin or 'plugin'}: {self.kind} name {name!r} "
@@ -68,7 +75,7 @@ class Registry:
                               f"(by {self._entries[name].plugin or '?'} and {self.current_plugin or '?'})")
         doc = description or (getattr(factory, "__doc__", "") or "").strip().split("\n")[0]
         self._entries[name] = Entry(name, factory, family, doc, dict(defaults), self.current_plugin,
-                                    dict(quick or {}))
+                                    dict(quick or {}), test_history)
 
     def list(self, pattern: str = "*") -> list[str]:
         """Registered names matching the fnmatch ``pattern``, sorted."""

@@ -58,7 +58,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import secrets
 import socket
 import time
@@ -70,12 +69,10 @@ from typing import Any
 import numpy as np
 
 from .atomic import TMP_SUFFIX, atomic_save_npz, atomic_write_json, load_json, load_npz
-from .errors import VadbenchError
+from .errors import DataError, VadbenchError
+from .names import UnsafeNameError, safe_name
 
 SCHEMA = 1
-
-_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
-_CELL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
 
 
 class CellBusy(VadbenchError):
@@ -99,35 +96,33 @@ def config_hash(*parts: Any) -> str:
 
 
 def check_cell(cell: str) -> str:
-    """Return ``cell`` if it is a safe file stem (no ``/``, no ``..``, no leading dot), else raise ValueError.
+    """Return ``cell`` if it is a safe file stem (:func:`vadbench.names.safe_name`), else raise UnsafeNameError.
 
-    >>> check_cell("../etc/passwd")
+    >>> check_cell("../etc/passwd")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: unsafe cell id '../etc/passwd': only letters, digits and ._+- are allowed, no '..'
+    vadbench.names.UnsafeNameError: cell id '../etc/passwd' is not safe in a file name (...)
     """
-    if not isinstance(cell, str) or not _CELL.match(cell) or ".." in cell or len(cell) > 200:
-        raise ValueError(f"unsafe cell id {cell!r}: only letters, digits and ._+- are allowed, no '..'")
-    return cell
+    return safe_name(cell, what="cell id")
 
 
 def cell_id(model: str, dataset: str, seed: int, config: Mapping | None,
             dataset_options: Mapping | None = None) -> str:
     """The id of a cell: ``<model>__<dataset>__s<seed>__<sha1(config, dataset options)[:8]>``.
 
-    ``model`` and ``dataset`` must be registry-style names (letters, digits,
-    ``._+-``); the hash covers the model configuration and the dataset options.
+    ``model`` and ``dataset`` must be safe names (:func:`vadbench.names.safe_name`:
+    letters, digits, ``._-``); the hash covers the model configuration and the
+    dataset options.
 
     >>> cell_id("fastaed", "ped2", 1, {}, {"size": [64, 64]})
     'fastaed__ped2__s1__a4d1c800'
-    >>> cell_id("a/b", "ped2", 0, {})
+    >>> cell_id("a/b", "ped2", 0, {})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: model name 'a/b' is not safe in a file name (letters, digits, ._+- only)
+    vadbench.names.UnsafeNameError: model name 'a/b' is not safe in a file name (...)
     """
-    for kind, value in (("model", model), ("dataset", dataset)):
-        if not isinstance(value, str) or not _PART.match(value) or ".." in value:
-            raise ValueError(f"{kind} name {value!r} is not safe in a file name (letters, digits, ._+- only)")
+    safe_name(model, what="model")
+    safe_name(dataset, what="dataset")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an integer, got {seed!r}")
     digest = config_hash({"config": dict(config or {}), "dataset_options": dict(dataset_options or {})})
@@ -149,6 +144,24 @@ def compute_seconds(records) -> float:
         if r.get("started") and r.get("finished"):
             total += (datetime.fromisoformat(r["finished"]) - datetime.fromisoformat(r["started"])).total_seconds()
     return total
+
+
+def _check_record_names(record: Mapping, path: Path) -> None:
+    """Raise a one-line DataError naming ``path`` if the record's dataset or model name is unsafe.
+
+    >>> _check_record_names({"dataset": {"name": "../../x"}}, Path("records/c.json"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vadbench.errors.DataError: records/c.json: dataset name '../../x' is not safe in a file name (...)
+    """
+    for what in ("dataset", "model"):
+        part = record.get(what)
+        if part is None:  # a field the runner did not know
+            continue
+        try:
+            safe_name(part.get("name") if isinstance(part, Mapping) else part, what=what)
+        except UnsafeNameError as exc:
+            raise DataError(path, str(exc)) from None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -223,6 +236,7 @@ class ResultsStore:
         """
         record = dict(record)
         cell = check_cell(record.get("cell", ""))
+        _check_record_names(record, self.record_path(cell))
         status = record.setdefault("status", "ok")
         if status not in ("ok", "failed"):
             raise ValueError(f"record status must be 'ok' or 'failed', got {status!r}")
@@ -267,7 +281,10 @@ class ResultsStore:
         """All complete records, optionally of one dataset and/or status, sorted by cell.
 
         Temporary files are skipped silently; files that are not valid records
-        are skipped and described in :attr:`warnings`.
+        are skipped and described in :attr:`warnings`. A record whose dataset or
+        model name is not safe in a file name (``../../x``) is refused: a
+        :class:`~vadbench.errors.DataError` naming the record file, since that
+        name would place leaderboard files outside their folder.
         """
         self.warnings = []
         out = []
@@ -288,6 +305,7 @@ class ResultsStore:
             if not isinstance(rec, dict) or rec.get("cell") != path.stem or "status" not in rec:
                 self.warnings.append(f"{path}: not a vadbench record (no matching 'cell'/'status'), ignored")
                 continue
+            _check_record_names(rec, path)
             if dataset is not None and (rec.get("dataset") or {}).get("name") != dataset:
                 continue
             if status is not None and rec.get("status") != status:

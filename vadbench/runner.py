@@ -116,6 +116,30 @@ def dependencies_changed(depends_on: dict) -> list[str]:
     return changed
 
 
+def load_weights(path: Path) -> tuple[dict | None, str | None]:
+    """The state dict saved at ``path`` (``torch.load``, ``weights_only=True``) and None, or None and why not.
+
+    A missing, truncated or garbled file (an interrupted copy, a full disk)
+    counts as a miss: the caller fits the model again and rewrites the file, as
+    a damaged record counts as missing.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "m.pt"
+    >>> _ = p.write_bytes(b"PK\\x03\\x04 not a checkpoint")
+    >>> load_weights(p)[0] is None
+    True
+    """
+    import pickle
+    import zipfile
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True), None
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
+        return None, one_line(exc)
+
+
 class ModelCache:
     """Fitted models of one (dataset, seed), reused across cells and by students asking for teachers.
 
@@ -124,6 +148,9 @@ class ModelCache:
     names the models its fit fetched through ``ctx.get_model``, with their
     settings: a cached student whose teacher has changed since is fitted again,
     not reloaded. (Weights cached before these files existed are reloaded as before.)
+    Both files are written atomically (:mod:`vadbench.atomic`: a unique temporary
+    name, fsync, rename), so concurrent workers never see half a file; a damaged
+    weights file (see :func:`load_weights`) counts as a miss and is fitted again.
     """
 
     def __init__(self, store: ResultsStore, dataset, seed: int, device: str, progress=None):
@@ -166,8 +193,13 @@ class ModelCache:
             recorded, stale = {}, [f"{deps_path} (unreadable: {type(exc).__name__})"]
         if stale and self.progress:
             self.progress(f"{name}: {', '.join(stale)} changed since its cached fit; fitting it again")
+        state = None
         if path.exists() and getattr(model, "trainable", True) and not stale:
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            state, why = load_weights(path)
+            if state is None and self.progress:
+                self.progress(f"{name}: its cached fit {path.name} is unreadable ({why}); fitting it again")
+        if state is not None:
+            model.load_state_dict(state)
             used.update(recorded)
             if hasattr(model, "on_loaded"):
                 model.on_loaded(self.dataset.train, ctx)
@@ -223,22 +255,27 @@ def run_cell(cell: Cell, store: ResultsStore, *, data_root=None, device: str = "
         record["train_seconds"] = train_seconds
 
         say(f"{cell_id}: score {len(dataset.test)} test videos")
-        scores, regions = {}, {}
+        # models see the test videos without their ground truth (labels, masks, tracks)
+        inputs = [video.unlabelled() for video in dataset.test]
+        scores, regions, sources = {}, {}, set()
         start = time.perf_counter()
-        for video in dataset.test:
+        for video in inputs:
             result = as_scores(model.score(video), len(video), f"model {cell.model} on video {video.id}")
             scores[video.id] = result.frame
             if result.regions is not None:
                 regions[video.id] = np.asarray(result.regions, dtype=np.float64).reshape(-1, 6)
+                sources.add("model")
             elif result.maps is not None:
                 h, w = video.source.frame(0, gray=True).shape
                 regions[video.id] = regions_from_maps(np.asarray(result.maps), (h, w))
+                sources.add("maps")
         record["score_seconds"] = time.perf_counter() - start
 
         metrics = evaluate_scores(dataset, scores, regions, seed=cell.seed)
+        metrics["region_source"] = region_source(sources)
         record["metrics"] = metrics
         say(f"{cell_id}: micro AUC {metrics['micro_auc']:.4f}; profile")
-        record["speed"] = profile_models([model], videos=list(dataset.test)[: cell.profile.get("videos", 2)],
+        record["speed"] = profile_models([model], videos=inputs[: cell.profile.get("videos", 2)],
                                          device=device, **{k: v for k, v in cell.profile.items()
                                                            if k != "videos"})[0]
     except CellBusy:
@@ -251,6 +288,16 @@ def run_cell(cell: Cell, store: ResultsStore, *, data_root=None, device: str = "
     record["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     store.write(record, scores, regions or None)
     return record
+
+
+def region_source(sources: set[str]) -> str | None:
+    """Where a cell's scored regions came from: ``"model"`` (returned by its ``score``), ``"maps"``
+    (derived from its anomaly maps by :func:`~vadbench.metrics.region.regions_from_maps`), None (no regions).
+
+    >>> region_source({"model"}), region_source({"maps"}), region_source(set()), region_source({"maps", "model"})
+    ('model', 'maps', None, 'model+maps')
+    """
+    return "+".join(sorted(sources, key=("model", "maps").index)) or None
 
 
 def evaluate_scores(dataset, scores: dict, regions: dict, *, seed: int = 0) -> dict:

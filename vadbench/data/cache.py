@@ -11,7 +11,10 @@ to reclaim space).
 
 Files are written atomically (a temporary file in the same folder, then
 ``os.replace``), so concurrent runs never read half a file, and read with
-``allow_pickle=False``.
+``allow_pickle=False``. A complete file is never replaced: a caller that
+computed the same array while another stored it keeps the stored file (the
+content is the same, since the name is a hash of everything it depends on);
+only a damaged file is written over.
 
 >>> import tempfile, pathlib, cv2, numpy as np
 >>> from vadbench.data import Video, FrameSource
@@ -73,17 +76,22 @@ def cached_array(kind: str, key: object, compute: Callable[[], np.ndarray], *, l
     """Return ``compute()``, stored as ``<cache root>/<kind>/<label>-<hash(key)>.npy``.
 
     ``key`` is any JSON-serialisable description of the inputs. A stored file is
-    returned memory-mapped read-only; an unreadable one is recomputed.
+    returned memory-mapped read-only; an unreadable one is recomputed and
+    replaced. When a concurrent caller stores the file while this one computes,
+    that file is kept and this call returns its own (identical) array.
     """
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
     label = re.sub(r"[^A-Za-z0-9_.-]+", "_", label)[:60]
     path = cache_root(cache_dir) / kind / (f"{label}-{digest}.npy" if label else f"{digest}.npy")
+    damaged = False
     if path.is_file():
         try:
             return np.load(path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError):
-            pass  # a damaged cache file: compute again and replace it
+            damaged = True  # compute again and replace it
     array = np.ascontiguousarray(compute())
+    if not damaged and path.is_file():  # stored meanwhile by a concurrent caller: keep it, readers may map it
+        return array
     with atomic_open(path) as f:
         np.lib.format.write_array(f, array, allow_pickle=False)
     return array

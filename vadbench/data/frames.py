@@ -48,11 +48,59 @@ def _convert(img: np.ndarray, gray: bool, size) -> np.ndarray:
     return img
 
 
+#: What a whole file of each format ends with (after any zero or whitespace padding).
+_END_MARKERS = {".jpg": (b"\xff\xd9", "truncated JPEG: no end-of-image marker"),
+                ".jpeg": (b"\xff\xd9", "truncated JPEG: no end-of-image marker"),
+                ".png": (b"IEND\xaeB`\x82", "truncated PNG: no IEND chunk")}
+_PADDING = b"\x00 \t\r\n"
+_TAIL = 4096  # bytes read from the end of a file to find its end marker
+
+
+def check_complete(path: str | os.PathLike) -> None:
+    r"""Raise a one-line :class:`DataError` if a JPEG or PNG file lacks its end marker (it was cut short).
+
+    OpenCV decodes a JPEG cut in half to a grey-filled image with only a
+    libjpeg warning on stderr; its missing end-of-image marker (``FF D9``, the
+    last two bytes once trailing zero or whitespace padding is stripped) gives
+    it away without a second decode. PNG files must end with their ``IEND``
+    chunk. Other formats are not checked here (they fail to decode instead).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "003.jpg"
+    >>> _ = p.write_bytes(b"\xff\xd8 ... \xff\xd9\x00\x00"); check_complete(p)  # padded, complete
+    >>> _ = p.write_bytes(b"\xff\xd8 ... cut here")
+    >>> check_complete(p)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vadbench.errors.DataError: /.../003.jpg: truncated JPEG: no end-of-image marker
+    """
+    end = _END_MARKERS.get(os.path.splitext(str(path))[1].lower())
+    if end is None:
+        return
+    marker, problem = end
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - _TAIL))
+            tail = f.read().rstrip(_PADDING)
+            if not tail and size > _TAIL:  # more padding than the tail holds (rare): strip the whole file
+                f.seek(0)
+                tail = f.read().rstrip(_PADDING)
+    except OSError:
+        return  # missing or unreadable: cv2.imread reports it
+    if not tail.endswith(marker):
+        raise DataError(path, problem)
+
+
 def read_image(path: str | os.PathLike, gray: bool = False, size=None) -> np.ndarray:
-    """Decode one image file; a clear :class:`DataError` if it cannot be decoded."""
+    """Decode one image file; a clear :class:`DataError` if it cannot be decoded or is truncated.
+
+    A JPEG or PNG that decodes but lacks its end marker (:func:`check_complete`) is refused.
+    """
     img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
     if img is None:
         raise DataError(path, "cannot be decoded as an image (missing, empty or corrupt)")
+    check_complete(path)
     return _convert(img, gray, size)
 
 

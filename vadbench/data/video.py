@@ -118,6 +118,20 @@ class Video:
         """Whether ``tracks`` is (or will be, on first access) an array; reads nothing."""
         return self._tracks is not None or self.track_loader is not None
 
+    def unlabelled(self) -> Video:
+        """This video as a model may see it: the same id, frames, ``meta`` and detections, no ground truth.
+
+        Labels, masks and tracks are None (nothing is read or derived); the runner
+        hands models this view of every test video.
+
+        >>> v = Video("01", FrameSource.from_array(np.zeros((2, 4, 4), np.uint8)), labels=np.array([0, 1]),
+        ...           mask_loader=lambda: np.ones((2, 4, 4), bool), tracks=np.zeros((1, 6), np.int64))
+        >>> u = v.unlabelled()
+        >>> (u.id, len(u), u.labels, u.masks(), u.tracks, u.has_tracks, u.source is v.source)
+        ('01', 2, None, None, None, False, True)
+        """
+        return Video(self.id, self.source, meta=dict(self.meta), detection_loader=self.detection_loader)
+
 
 def _get_tracks(self: Video) -> np.ndarray | None:
     if self._tracks is None and self.track_loader is not None:

@@ -20,7 +20,7 @@ def evaluate(scores, labels, *, video_ids=None, sigma: float | None = None, norm
              skip_first: int = 0, single_class: str = "drop", pred_regions=None, gt_tracks=None,
              num_frames: int | None = None, bootstrap: int = 200, seed: int = 0, tracks_derived: bool = False,
              iou_threshold: float = 0.1, track_fraction: float = 0.1, max_fp_per_frame: float = 1.0,
-             alpha: float = 0.05, region_source: str | None = None) -> dict:
+             alpha: float = 0.05) -> dict:
     """Every frame-, region- and track-level metric of one run, as one flat JSON-able record.
 
     Nothing is chosen on the test labels: each convention is an argument and is
@@ -52,14 +52,13 @@ def evaluate(scores, labels, *, video_ids=None, sigma: float | None = None, norm
         RBDC/TBDC conventions, as in :func:`~vadbench.metrics.region.rbdc_tbdc`.
     alpha : float
         The intervals cover ``1 - alpha``.
-    region_source : str, optional
-        Where ``pred_regions`` came from (e.g. ``"regions_from_maps"`` or a
-        detector name); recorded only. Default ``"given"`` when regions are given.
 
     Returns
     -------
     dict
-        Keys ``micro_auc``, ``macro_auc``, ``micro_auc_ci``, ``macro_auc_ci``
+        Keys ``micro_auc``, ``micro_auc_minmax`` (micro AUC after a per-video
+        min-max rescaling of the scores, the other conventions unchanged),
+        ``macro_auc``, ``micro_auc_ci``, ``macro_auc_ci``
         (``[low, high]`` or ``None``), ``ap``, ``eer``, ``pauc_0.1``, ``rbdc``,
         ``tbdc``, ``n_videos``, ``n_frames`` (frames scored, after
         ``skip_first``), ``macro_dropped`` and ``conventions``.
@@ -75,6 +74,10 @@ def evaluate(scores, labels, *, video_ids=None, sigma: float | None = None, norm
     raw_frames = sum(np.size(b) for b in prepare_scores(scores, labels)[1])
     s, y = prepare_scores(scores, labels, sigma=sigma, normalize=normalize, skip_first=skip_first)
     micro = frame_auc_details(s, y, average="micro")
+    # the second micro AUC every leaderboard row carries: each video's scores min-max rescaled with its own
+    # statistics (FFP/MNAD-style papers), the other conventions unchanged
+    s_mm, _ = prepare_scores(scores, labels, sigma=sigma, normalize="minmax", skip_first=skip_first)
+    micro_minmax = frame_auc_details(s_mm, y, average="micro")
     macro = frame_auc_details(s, y, average="macro", video_ids=video_ids, single_class=single_class)
     ci = {"micro": None, "macro": None}
     if bootstrap:
@@ -91,6 +94,7 @@ def evaluate(scores, labels, *, video_ids=None, sigma: float | None = None, norm
     conventions = {
         "sigma": None if sigma is None else float(sigma),
         "normalize": normalize,
+        "micro_auc_minmax": "each video's scores min-max rescaled to [0, 1] after smoothing, then pooled",
         "skip_first": int(skip_first),
         "single_class": single_class,
         "pauc_max_fpr": PAUC_MAX_FPR,
@@ -98,7 +102,6 @@ def evaluate(scores, labels, *, video_ids=None, sigma: float | None = None, norm
         "track_fraction": float(track_fraction),
         "max_fp_per_frame": float(max_fp_per_frame),
         "tracks_derived": bool(tracks_derived),
-        "region_source": region_source if region_source is not None else ("given" if has_regions else None),
         "rbdc_num_frames": int(num_frames) if has_regions else None,
         "bootstrap_n": int(bootstrap),
         "bootstrap_seed": int(seed),
@@ -106,6 +109,7 @@ def evaluate(scores, labels, *, video_ids=None, sigma: float | None = None, norm
     }
     return {
         "micro_auc": micro.value,
+        "micro_auc_minmax": micro_minmax.value,
         "macro_auc": macro.value,
         "micro_auc_ci": ci["micro"],
         "macro_auc_ci": ci["macro"],

@@ -6,6 +6,9 @@ window into an error map of its *last* frame (reconstruction or prediction
 error). Frame ``t`` is scored by the window ``t - window + 1 .. t``; the first
 ``window - 1`` frames of a video have no full window and take the first scored
 frame's value (``skip_first=window - 1`` in the metrics drops them exactly).
+Scores are raw errors: a per-video min-max normalisation, as these baselines'
+papers apply, is an evaluation convention (``normalize="minmax"`` in
+:func:`vadbench.metrics.frame_auc`), applied to every model alike.
 
 Subclasses give ``build_net()``, ``loss(windows)`` and ``error_maps(windows)``.
 Training: Adam, learning rate decayed to 0 on a cosine over all steps, windows
@@ -21,7 +24,6 @@ import torch
 import torch.nn.functional as F
 
 from vadbench import Model, Scores
-from vadbench.metrics import minmax
 from vadbench.training import start_fit, train_epochs
 from vadbench.windows import score_windows
 
@@ -33,7 +35,7 @@ class WindowModel(Model):
     window = 5
 
     def __init__(self, *, size=(192, 128), epochs: int = 10, batch_size: int = 8, lr: float = 1e-3,
-                 max_steps: int | None = None, score: str = "frame", block: int = 16, normalize: bool = True,
+                 max_steps: int | None = None, score: str = "frame", block: int = 16,
                  map_cell: int = 8, score_batch: int = 32, threads: int | None = None, device: str = "cpu",
                  **extra: Any):
         size = (int(size[0]), int(size[1]))
@@ -42,10 +44,10 @@ class WindowModel(Model):
         if score not in ("frame", "block"):
             raise ValueError(f"score must be 'frame' or 'block', not {score!r}")
         super().__init__(size=list(size), epochs=epochs, batch_size=batch_size, lr=lr, max_steps=max_steps,
-                         score=score, block=block, normalize=normalize, map_cell=map_cell,
+                         score=score, block=block, map_cell=map_cell,
                          score_batch=score_batch, threads=threads, device=device, **extra)
         self.size, self.epochs, self.batch_size, self.lr, self.max_steps = size, epochs, batch_size, lr, max_steps
-        self.score_kind, self.block, self.normalize, self.map_cell = score, block, normalize, map_cell
+        self.score_kind, self.block, self.map_cell = score, block, map_cell
         self.score_batch, self.threads, self.device = score_batch, threads, torch.device(device)
         self.history: list[float] = []
         self.net = self.build_net().to(self.device).eval()
@@ -66,10 +68,6 @@ class WindowModel(Model):
         if self.score_kind == "block":
             return F.avg_pool2d(err[:, None], self.block, ceil_mode=True).flatten(1).amax(1)
         return err.flatten(1).mean(1)
-
-    def postprocess(self, raw: np.ndarray) -> np.ndarray:
-        """Per-video transformation of the raw frame scores (min-max by default)."""
-        return minmax(raw) if self.normalize else raw
 
     # -- training -------------------------------------------------------------
     def _read(self, video) -> np.ndarray:
@@ -120,7 +118,7 @@ class WindowModel(Model):
         self.net.eval()
         s, m = score_windows(self._read(video), self.window, self.error_maps, self.reduce, batch=self.score_batch,
                              map_cell=self.map_cell, device=self.device)
-        return Scores(frame=self.postprocess(s), maps=m)
+        return Scores(frame=s, maps=m)
 
     # -- state ----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -4,7 +4,9 @@
 frames with a fully convolutional autoencoder trained on normal videos and
 scores frame ``t`` by its reconstruction error ``e(t)``, turned into a
 regularity ``s(t) = 1 - (e(t) - min e) / max e`` per video. Here the anomaly
-score is ``1 - s(t) = (e(t) - min e) / max e``.
+score is the raw error ``e(t)``: the per-video rescaling uses the test video's
+own statistics, so vadbench applies it, if at all, as an evaluation convention
+to every model alike (the leaderboards' per-video min-max micro AUC column).
 
 What this CPU form keeps and changes (written from the paper's description):
 
@@ -28,7 +30,6 @@ What this CPU form keeps and changes (written from the paper's description):
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -74,10 +75,3 @@ class ConvAE(WindowModel):
 
     def error_maps(self, windows: torch.Tensor) -> torch.Tensor:
         return (self.net(windows)[:, -1] - windows[:, -1]) ** 2
-
-    def postprocess(self, raw: np.ndarray) -> np.ndarray:
-        """Hasan's irregularity ``(e - min e) / max e`` of the video (1 minus the regularity score)."""
-        if not self.normalize:
-            return raw
-        hi = float(raw.max())
-        return (raw - raw.min()) / hi if hi > 0 else np.zeros_like(raw)

@@ -109,16 +109,16 @@ class SparseCombination(Model):
     def __init__(self, size=(180, 120), scales=(1, 3, 6), cell: int = 10, pca_dim: int = 100, basis: int = 20,
                  lam_quantile: float = 0.5, refine: int = 2, min_left: float = 0.01, max_combos: int = 40,
                  train_stride: int = 2, static_keep: float = 0.05, motion_thr: float = 2.0,
-                 max_train: int = 60000, normalize: bool = False, score_batch: int = 64):
+                 max_train: int = 60000, score_batch: int = 64):
         super().__init__(size=list(size), scales=list(scales), cell=cell, pca_dim=pca_dim, basis=basis,
                          lam_quantile=lam_quantile, refine=refine, min_left=min_left, max_combos=max_combos,
                          train_stride=train_stride, static_keep=static_keep, motion_thr=motion_thr,
-                         max_train=max_train, normalize=normalize, score_batch=score_batch)
+                         max_train=max_train, score_batch=score_batch)
         self.size, self.scales, self.cell = (int(size[0]), int(size[1])), [int(s) for s in scales], cell
         self.pca_dim, self.basis, self.lam_quantile, self.refine = pca_dim, basis, lam_quantile, refine
         self.min_left, self.max_combos, self.train_stride = min_left, max_combos, train_stride
         self.static_keep, self.motion_thr, self.max_train = static_keep, motion_thr, max_train
-        self.normalize, self.score_batch = normalize, score_batch
+        self.score_batch = score_batch
         self.models: list[dict[str, Any]] = []  # one per scale: scale, mean, pca, combos, norm
 
     # -- features ---------------------------------------------------------------
@@ -231,9 +231,6 @@ class SparseCombination(Model):
         pad = len(frames) - len(s)
         s = np.concatenate([np.repeat(s[:1], pad), s])[-n:]
         m = np.concatenate([np.repeat(m[:1], pad, 0), m])[-n:]
-        if self.normalize:
-            lo, hi = s.min(), s.max()
-            s = (s - lo) / (hi - lo) if hi > lo else np.zeros_like(s)
         return Scores(frame=s, maps=m.astype(np.float32))
 
     # -- state ------------------------------------------------------------------

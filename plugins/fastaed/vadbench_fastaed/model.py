@@ -45,6 +45,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vadbench import Model, Scores, drop_late_defaults
+from vadbench.atomic import atomic_save_npz, load_npz
 from vadbench.maps import DEFAULT_SCALES, pool_maps, scale_key
 
 from .frames import FrameReader, stack_input, triplet_index
@@ -374,24 +377,43 @@ class FastAED(Model):
 
     def teacher_maps(self, name: str, teacher, videos, ctx, key: str | None = None,
                      ) -> list[dict[str, np.ndarray]]:
-        """The teacher's maps (float32, at the student's scales) of each video, cached on disk under ``key``."""
+        """The teacher's maps (float32, at the student's scales) of each video, cached on disk under ``key``.
+
+        Cache files are written atomically (:func:`vadbench.atomic.atomic_save_npz`); one that
+        cannot be read back is computed again and rewritten.
+        """
         key = key if key is not None else self._teacher_key(name, teacher, ctx)
         out = []
         for v in videos:
             path = self._map_path(ctx, name, key, v)
-            if path is not None and path.exists():
-                with np.load(path) as z:
-                    out.append({k: z[k] for k in z.files})
+            cached = self._cached_maps(path, len(v))
+            if cached is not None:
+                out.append(cached)
                 continue
             raw = teacher.multiscale_maps(v)
             maps = {scale_key(n): self._at_scale(raw, n, len(v)) for n in self.scales}
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(path.stem + ".tmp.npz")
-                np.savez(tmp, **maps)
-                tmp.replace(path)
+            if path is not None:  # a unique temporary name, fsync, rename: concurrent workers never clash
+                atomic_save_npz(path, maps)
             out.append(maps)
         return out
+
+    def _cached_maps(self, path: Path | None, frames: int) -> dict[str, np.ndarray] | None:
+        """The maps cached at ``path``, or None when there is no file or it is damaged (then computed again).
+
+        A file that cannot be read (truncated, garbled) or does not hold one
+        ``(frames, n, n)`` float32 array per scale counts as a miss.
+        """
+        if path is None or not path.exists():
+            return None
+        try:
+            maps = load_npz(path)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
+            return None
+        if set(maps) != {scale_key(n) for n in self.scales} or any(
+                maps[scale_key(n)].dtype != np.float32 or maps[scale_key(n)].shape != (frames, n, n)
+                for n in self.scales):
+            return None
+        return maps
 
     def training_targets(self, name: str, teacher, train, items: list[tuple[int, int, Any]], ctx,
                          ) -> list[dict[str, np.ndarray]]:
@@ -421,17 +443,20 @@ class FastAED(Model):
             rest = [i for i in range(len(videos)) if i % folds != f]
             key = None if base is None else f"{base}|crossfit{folds}/{f}"
             paths = [self._map_path(ctx, name, key, items[j][2]) for j in held]
-            if all(p is not None and p.exists() for p in paths):
-                copy = None
-            else:
-                copy = self._teacher_copy(name, teacher)
-                seed_everything(int(getattr(ctx, "seed", 0) or 0))
-                part = Split(getattr(train, "dataset", ""), "train", [videos[i] for i in rest],
-                             getattr(train, "root", None))
-                t0 = time.perf_counter()
-                copy.fit(part, ctx)
-                _log(ctx, f"{self.name}: teacher {name} fold {f + 1}/{folds} fitted on {len(rest)} videos "
-                          f"({time.perf_counter() - t0:.1f} s)")
+            cached = [self._cached_maps(p, len(items[j][2])) for p, j in zip(paths, held)]
+            if all(c is not None for c in cached):  # every clip of the fold is cached and readable
+                for j, maps in zip(held, cached):
+                    out[j] = maps
+                continue
+            del cached  # the readable ones are read again below; the others are computed by a fitted copy
+            copy = self._teacher_copy(name, teacher)
+            seed_everything(int(getattr(ctx, "seed", 0) or 0))
+            part = Split(getattr(train, "dataset", ""), "train", [videos[i] for i in rest],
+                         getattr(train, "root", None))
+            t0 = time.perf_counter()
+            copy.fit(part, ctx)
+            _log(ctx, f"{self.name}: teacher {name} fold {f + 1}/{folds} fitted on {len(rest)} videos "
+                      f"({time.perf_counter() - t0:.1f} s)")
             for j, maps in zip(held, self.teacher_maps(name, copy, [items[j][2] for j in held], ctx, key=key)):
                 out[j] = maps
         return out  # type: ignore[return-value]
@@ -453,7 +478,15 @@ class FastAED(Model):
             source = FrameSource(video.source.path, files=list(files[::factor]))
         else:
             source = FrameSource.from_array(video.read()[::factor])
-        return Video(f"{video.id}@x{factor}", source, meta={"speedup": factor, "of": video.id})
+        loader = None
+        if getattr(video, "has_detections", False):  # the kept frames' boxes, renumbered
+            def loader():
+                rows = video.detections()
+                kept = rows[rows[:, 0] % factor == 0].copy()
+                kept[:, 0] //= factor
+                return kept
+        return Video(f"{video.id}@x{factor}", source, meta={"speedup": factor, "of": video.id},
+                     detection_loader=loader)
 
     @staticmethod
     def _teacher_copy(name: str, teacher):

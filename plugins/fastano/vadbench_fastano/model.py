@@ -11,8 +11,11 @@ Two registered configurations share this class:
 
 Scoring (``score="psnr"``, the paper's): each frame ``t >= 5`` is predicted from
 frames ``t-5 .. t-1``; its anomaly score is the negative PSNR of the
-prediction, ``10 log10(MSE)`` (frames in [0, 1]); the scores of a video are
-min-max normalised to [0, 1] (``normalize=True``), as FastAno does; frames
+prediction, ``10 log10(MSE)`` (frames in [0, 1]), raw: FastAno min-max
+normalises each test video's scores with that video's own statistics, which is
+an evaluation convention in vadbench (``normalize="minmax"`` in
+:func:`vadbench.metrics.frame_auc`, the leaderboards' second micro AUC column),
+applied to every model alike, not a model's business. Frames
 0-4 have no prediction and take frame 5's score, so ``skip_first=5`` in the
 metrics reproduces FastAno's dropping of them exactly. ``score="block"``
 (a documented deviation) uses the largest mean squared error over
@@ -32,7 +35,6 @@ import torch.nn.functional as F
 
 from vadbench import Model, Scores
 from vadbench.losses import gradient_loss
-from vadbench.metrics import minmax
 from vadbench.training import start_fit, train_epochs
 from vadbench.windows import score_windows
 
@@ -64,8 +66,6 @@ class FastAno(Model):
         Whole-frame PSNR (paper) or the largest block-wise error (deviation).
     block : int
         Cell side (processing pixels) of ``score="block"``.
-    normalize : bool
-        Min-max normalise the scores of each video (paper).
     map_cell : int
         Cell side of the anomaly maps.
     threads : int, optional
@@ -80,7 +80,7 @@ class FastAno(Model):
     def __init__(self, size: tuple[int, int] = (360, 240), width: int = 64, norm: str = "batch",
                  epochs: int = 10, batch_size: int = 8, lr: float = 1e-3, max_steps: int | None = None,
                  p_srt: float = 0.25, p_tmt: float = 0.25, w_grad: float = 1.0, score: str = "psnr",
-                 block: int = 16, normalize: bool = True, map_cell: int = 8, score_batch: int = 16,
+                 block: int = 16, map_cell: int = 8, score_batch: int = 16,
                  threads: int | None = None, device: str = "cpu", impl: str = "3d", train_impl: str = "2d"):
         size = (int(size[0]), int(size[1]))
         if size[0] % 8 or size[1] % 8:
@@ -89,12 +89,12 @@ class FastAno(Model):
             raise ValueError(f"score must be 'psnr' or 'block', not {score!r}")
         super().__init__(size=list(size), width=width, norm=norm, epochs=epochs, batch_size=batch_size, lr=lr,
                          max_steps=max_steps, p_srt=p_srt, p_tmt=p_tmt, w_grad=w_grad, score=score,
-                         block=block, normalize=normalize, map_cell=map_cell, score_batch=score_batch,
+                         block=block, map_cell=map_cell, score_batch=score_batch,
                          threads=threads, device=device, impl=impl, train_impl=train_impl)
         self.size, self.width, self.norm = size, width, norm
         self.epochs, self.batch_size, self.lr, self.max_steps = epochs, batch_size, lr, max_steps
         self.p_srt, self.p_tmt, self.w_grad = p_srt, p_tmt, w_grad
-        self.score_kind, self.block, self.normalize, self.map_cell = score, block, normalize, map_cell
+        self.score_kind, self.block, self.map_cell = score, block, map_cell
         self.score_batch, self.threads, self.device = score_batch, threads, torch.device(device)
         self.impl, self.train_impl = impl, train_impl
         self.net = FastAnoNet(width, norm, impl).to(self.device).eval()
@@ -177,8 +177,6 @@ class FastAno(Model):
         self.net.eval()
         s, m = score_windows(self._read(video), CONTEXT + 1, self.errors, self.reduce, batch=self.score_batch,
                              map_cell=self.map_cell, device=self.device, channel_axis=True)
-        if self.normalize:
-            s = minmax(s)
         return Scores(frame=s, maps=m)
 
     # ------------------------------------------------------------------ state

@@ -225,6 +225,7 @@ class ObjectTeacher(Model):
         # background subtraction finds the boxes of "bgsub"; for the others it only fixes the processing size
         self.detector = BackgroundDetector(**box_cfg)
         self._fitted = False
+        self.boxes_per_frame: int | None = None  # 95th percentile of boxes per training frame (given boxes)
         self.chunk = chunk
         self.train_stride = train_stride
         self.seed = seed
@@ -397,6 +398,10 @@ class ObjectTeacher(Model):
             objects.append(o)
             if ctx is not None:
                 ctx.log(f"{self.name}: {v.id}: {len(o['frame'])} objects")
+        if self.box_source != "bgsub":
+            counts = np.concatenate([np.bincount(o["frame"], minlength=len(v))[::self.train_stride]
+                                     for o, v in zip(objects, train)])
+            self.boxes_per_frame = max(1, int(np.ceil(np.percentile(counts, 95))))
         self.fit_objects(objects, ctx)
         self._fitted = True
         self.fit_seconds = time.perf_counter() - t0
@@ -520,13 +525,19 @@ class ObjectTeacher(Model):
         ``{name: fn}`` where ``fn(frames)`` runs the stage on (T, H, W) uint8
         frames; the profiler times it on the same frames and adds its cost. For
         ``precomputed`` boxes it is the live detector ``profile_arch`` with
-        untrained weights (its speed does not depend on them).
+        untrained weights at torchvision's default input size, its detections
+        capped at the 95th percentile of boxes per training frame of the file
+        (an untrained head would otherwise fill all 100 slots and give Mask
+        R-CNN's per-detection mask head five times the work it has here).
         """
         if self.box_source != "precomputed":
             return {}
         from .live_detector import TorchvisionDetector
 
-        live = TorchvisionDetector(self.profile_arch, weights=None, score_thr=0.5)
+        # an untrained network fills every one of its 100 detection slots, and Mask R-CNN's mask head works
+        # per detection: the cap is the number of boxes the file holds in a busy training frame
+        live = TorchvisionDetector(self.profile_arch, weights=None, score_thr=0.5,
+                                   detections_per_img=self.boxes_per_frame or 100)
         return {f"detection ({self.profile_arch}, live, untrained weights)": live.detect}
 
     def state_dict(self) -> dict:
@@ -534,6 +545,7 @@ class ObjectTeacher(Model):
                 "frame_shape": list(self.frame_shape) if self.frame_shape else [],
                 "detector": self.detector.state_dict(),
                 "fitted": self.fitted,
+                "boxes_per_frame": self.boxes_per_frame or 0,
                 "model": self.model_state()}
 
     def load_state_dict(self, state: dict) -> None:
@@ -542,6 +554,7 @@ class ObjectTeacher(Model):
         self.frame_shape = tuple(int(x) for x in fs) if len(fs) else None
         self.load_model_state(state["model"])
         self._fitted = bool(state.get("fitted", False))
+        self.boxes_per_frame = int(state.get("boxes_per_frame", 0)) or None
         self._maps.clear()
 
 
