@@ -322,3 +322,29 @@ def test_a_precomputed_teacher_hot_path_takes_frames_and_boxes_and_names_its_det
     assert teacher.forward((frames, rows)).shape == (3,)
     assert list(teacher.profile_stages()) == ["detection (maskrcnn_resnet50_fpn, live, untrained weights)"]
     assert AttributeTeacher().profile_stages() == {}
+
+
+def test_teachers_on_boxes_run_on_the_avenue_layout_with_a_detections_folder(tmp_path):
+    """The Avenue path: MJPG videos decoded by OpenCV, boxes mapped by the per-video frame counts of the videos
+    found, teacher-attr-boxes fitted on them, the anomalous test frames ranked above the normal ones."""
+    import shutil
+
+    from conftest import write_avenue
+
+    import vadbench
+    from vadbench.metrics import frame_auc
+
+    syn = vadbench.create_dataset("synthetic", seed=0, cache_dir=tmp_path / "cache", n_train=3, n_test=2,
+                                  n_frames=60)
+    masks = [v.masks().astype(np.uint8) for v in syn.test]
+    root = write_avenue(tmp_path / "avenue", [v.read() for v in syn.train], [v.read() for v in syn.test], masks,
+                        size=(240, 160))
+    shutil.copytree(syn.root / "detections", root / "detections")
+    ds = vadbench.create_dataset("avenue", root=root)
+    assert ds.detections == str(root / "detections") and [v.id for v in ds.test] == ["01", "02"]
+    for mine, theirs in zip(ds.test, syn.test):
+        assert np.array_equal(mine.detections(), theirs.detections())
+    teacher = vadbench.create_model("teacher-attr-boxes")
+    teacher.fit(ds.train, RunContext(cache_dir=tmp_path, seed=0))
+    scores = [teacher.score(v.unlabelled()).frame for v in ds.test]
+    assert frame_auc(scores, [v.labels for v in ds.test], sigma=3) > 0.7  # chance is 0.5

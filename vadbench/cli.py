@@ -281,6 +281,7 @@ def _publish(store, dataset: str, out_dir: Path, *, command: str, duration=None,
     from vadbench.names import safe_name
     from vadbench.pareto import load_literature, plot_pareto
     from vadbench.profile import machine_info
+    from vadbench.provenance import commits_of, provenance
     from vadbench.results import compute_seconds
     from vadbench.runner import git_commit
 
@@ -289,8 +290,8 @@ def _publish(store, dataset: str, out_dir: Path, *, command: str, duration=None,
     if not records:
         return
     machine = machine_info()
-    commit = git_commit()
-    paths = write_leaderboard(records, out_dir, dataset, command=command, commit=commit, machine=machine)
+    paths = write_leaderboard(records, out_dir, dataset, command=command, commit=commits_of(records),
+                              machine=machine)
     literature_file = Path(__file__).resolve().parents[1] / "leaderboards" / "literature.csv"
     literature = load_literature(literature_file, dataset) if literature_file.exists() else None
     rows = [r for r in aggregate(records) if str(r.get("status", "ok")).startswith("ok")]
@@ -305,11 +306,13 @@ def _publish(store, dataset: str, out_dir: Path, *, command: str, duration=None,
         where = machine_summary(machine) if isinstance(machine, dict) else str(machine)
         entries = reproduction_rows(rows, load_literature(literature_file, None), suite)
         atomic_write_text(out_dir / f"{dataset}_reproduction.md", render_reproduction(entries, dataset, machine=where))
+    # the cells' own commits and source hashes (vadbench.provenance.provenance): a board's cells may come from
+    # many commits; "published_from" is only the checkout that wrote these files
     atomic_write_json(out_dir / f"{dataset}_manifest.json", {
-        "dataset": dataset, "command": command, "commit": commit, "machine": machine,
+        "dataset": dataset, "command": command, "published_from": git_commit(), "machine": machine,
         "duration_seconds": duration, "compute_seconds": compute_seconds(records),
         "suite": suite and suite.get("file"),
-        "results": str(store.root), "cells": sorted(r["cell"] for r in records)})
+        "results": str(store.root), "cells": sorted(r["cell"] for r in records), **provenance(records)})
     md = Path(paths["md"]) if isinstance(paths, dict) and "md" in paths else out_dir / f"{dataset}.md"
     if md.exists():
         print(md.read_text())
@@ -324,11 +327,11 @@ def cmd_leaderboard(args) -> int:
     datasets = [args.dataset] if args.dataset else sorted({r["dataset"]["name"] for r in store.records()})
     for ds in datasets:
         from vadbench.leaderboard import write_leaderboard
-        from vadbench.runner import git_commit
+        from vadbench.provenance import commits_of
 
-        paths = write_leaderboard(store.records(dataset=ds), Path(args.out), ds,
-                                  command=args.command, commit=git_commit(),
-                                  latex=args.latex)
+        records = store.records(dataset=ds)
+        paths = write_leaderboard(records, Path(args.out), ds, command=args.command,
+                                  commit=commits_of(records), latex=args.latex)
         print(Path(paths["md"]).read_text())
     return 0
 
@@ -500,31 +503,47 @@ def cmd_curves(args) -> int:
     labels = {v.id: v.labels for v in dataset.test}
     videos = _csv(args.videos) if args.videos else None
     sigma = dataset.conventions.get("sigma")
-    thresholds = {}
-    if args.false_alarm_rate is not None:  # calibrated on the training videos, never on test labels
-        from vadbench.runner import ModelCache
-        from vadbench.watch import calibrate_threshold
+    thresholds, calibration = {}, []
+    if args.false_alarm_rate is not None:  # on training videos each fold's model did not see; no test label
+        from vadbench.model import RunContext
+        from vadbench.watch import cached_fold_models, describe_calibration, held_out_threshold
 
         for name in series:
             record = next(r for r in records if r["model"]["name"] == name)
-            cache = ModelCache(store, dataset, record["seed"], "cpu", progress=_say)
-            model = cache.get(name, record["model"].get("config") or {})[0]
-            thresholds[name] = calibrate_threshold(model, dataset.train, args.false_alarm_rate, sigma=sigma)
-            _say(f"{name}: threshold {thresholds[name]:.6g} ({args.false_alarm_rate:.2%} of training frames above)")
+            config = record["model"].get("config") or {}
+            ctx = RunContext(cache_dir=store.root / "cache", seed=record["seed"], device="cpu",
+                             dataset=dataset.name, progress=_say)
+            make = cached_fold_models(store, dataset, name, config, seed=record["seed"])
+            thresholds[name], info = held_out_threshold(make, dataset.train, args.false_alarm_rate,
+                                                        folds=args.threshold_folds, sigma=sigma, ctx=ctx)
+            calibration.append(describe_calibration(info))
+            _say(f"{name}: threshold {thresholds[name]:.6g} ({calibration[-1]}, {info['frames']} frames)")
+    title = f"{args.dataset}: per-frame scores ({', '.join(series)})"
+    if calibration:  # the dashed lines: how their thresholds were set
+        title += "\ndashed: " + "; ".join(dict.fromkeys(calibration))
     for p in plot_video_curves(series, labels, Path(args.out), videos=videos, sigma=sigma, thresholds=thresholds,
-                               title=f"{args.dataset}: per-frame scores ({', '.join(series)})"):
+                               title=title):
         print(p)
     return 0
 
 
 def cmd_watch(args) -> int:
-    """Fit (or reload) a model on a dataset's training videos, calibrate its threshold there, score SOURCE."""
-    from vadbench.watch import calibrate_threshold, watch
+    """Fit (or reload) a model on a dataset's training videos, set its threshold on held-out ones, score SOURCE."""
+    from vadbench.model import RunContext
+    from vadbench.results import ResultsStore
+    from vadbench.watch import cached_fold_models, describe_calibration, held_out_threshold, watch
 
-    model, dataset = _fitted(args, args.model)
-    threshold = calibrate_threshold(model, dataset.train, args.false_alarm_rate)
-    _say(f"threshold {threshold:.6g}: {args.false_alarm_rate:.2%} of {dataset.name} training frames exceed it")
+    model, dataset = _fitted(args, args.model)  # scores SOURCE: fitted on all the training videos
+    store = ResultsStore(args.results)
+    ctx = RunContext(cache_dir=store.root / "cache", seed=args.seed, device=args.device, dataset=dataset.name,
+                     progress=_say)
+    make = cached_fold_models(store, dataset, args.model, seed=args.seed, device=args.device)
+    threshold, info = held_out_threshold(make, dataset.train, args.false_alarm_rate, folds=args.threshold_folds,
+                                         ctx=ctx)
+    calibration = describe_calibration(info)
+    _say(f"threshold {threshold:.6g}: {calibration}, {info['frames']} {dataset.name} training frames")
     out = watch(model, args.source, args.out, threshold=threshold, chunk=args.chunk, progress=_say)
+    out.update(threshold_calibration=calibration, calibration=info)
     print(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in out.items()}, indent=1))
     return 0
 
@@ -655,7 +674,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--videos", help="comma-separated video ids (default: all)")
     s.add_argument("--out", required=True, help="output path without extension")
     s.add_argument("--false-alarm-rate", type=float,
-                   help="draw each model's alert threshold: the score this fraction of training frames exceed")
+                   help="draw each model's alert threshold: the score this fraction of held-out training frames "
+                        "exceed (each scored by a model fitted on the other folds)")
+    s.add_argument("--threshold-folds", type=count_at_least(2), default=2,
+                   help="folds of training videos the threshold is calibrated on (default 2)")
     s.set_defaults(func=cmd_curves)
 
     s = sub.add_parser("watch", help="score a video file, frame folder, camera or stream with a fitted model")
@@ -668,7 +690,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
     s.add_argument("--false-alarm-rate", type=float, default=0.01,
-                   help="share of normal training frames allowed above the alert threshold")
+                   help="share of normal training frames allowed above the alert threshold (each scored by a "
+                        "model fitted on the other folds)")
+    s.add_argument("--threshold-folds", type=count_at_least(2), default=2,
+                   help="folds of training videos the threshold is calibrated on (default 2)")
     s.add_argument("--chunk", type=int, default=64)
     s.add_argument("--out", default="vadbench-watch")
     s.set_defaults(func=cmd_watch)

@@ -208,14 +208,31 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(rows: Sequence[Mapping], dataset: str, *, command: str | None, commit: str | None,
-                    machines: Sequence[str]) -> str:
-    """The markdown leaderboard of :func:`aggregate` rows."""
+def commits_text(commit: str | Mapping[str | None, int] | None) -> str:
+    """The header's commit(s): one commit as given, or ``{commit: cells}`` (short hashes, in the given order).
+
+    >>> commits_text("abc1234"), commits_text(None)
+    ('`abc1234`', '`unknown`')
+    >>> commits_text({"abc1234" + "0" * 33: 12, "def5678" + "0" * 33 + "+dirty": 30, None: 1})
+    '`abc1234` (12 cells), `def5678+dirty` (30 cells), `unknown` (1 cell)'
+    """
+    if commit is None or isinstance(commit, str):
+        return f"`{commit or 'unknown'}`"
+
+    def short(c: str | None) -> str:
+        return "unknown" if not c else c[:7] + ("+dirty" if c.endswith("+dirty") else "")
+
+    return ", ".join(f"`{short(c)}` ({n} cell{'s' if n != 1 else ''})" for c, n in commit.items()) or "`unknown`"
+
+
+def render_markdown(rows: Sequence[Mapping], dataset: str, *, command: str | None,
+                    commit: str | Mapping[str | None, int] | None, machines: Sequence[str]) -> str:
+    """The markdown leaderboard of :func:`aggregate` rows; ``commit`` as :func:`commits_text` takes it."""
     header, body = _table(rows)
     sources = sorted({str(r.get("label_source") or "unspecified") for r in rows})
     lines = [f"# vadbench leaderboard: {dataset}", "",
              f"- Command: `{command or 'unknown'}`",
-             f"- Commit: `{commit or 'unknown'}`"]
+             f"- Commit: {commits_text(commit)}"]
     if len(machines) == 1:
         lines.append(f"- Machine: {machines[0]}")
     else:
@@ -347,11 +364,13 @@ def _tex_escape(text: str) -> str:
     return "".join(_TEX.get(c, c) for c in text)
 
 
-def render_latex(rows: Sequence[Mapping], dataset: str, *, command: str | None, commit: str | None) -> str:
+def render_latex(rows: Sequence[Mapping], dataset: str, *, command: str | None,
+                 commit: str | Mapping[str | None, int] | None) -> str:
     """A booktabs LaTeX table (model, family, accuracy, speed, size)."""
     header, body = _table(rows)
     keep = [i for i, h in enumerate(header) if h not in ("#", "Config", "Status", "Train (s)", "Design")]
-    lines = [f"% vadbench leaderboard: {dataset}; command: {command or 'unknown'}; commit: {commit or 'unknown'}",
+    lines = [(f"% vadbench leaderboard: {dataset}; command: {command or 'unknown'}; "
+              f"commit: {commits_text(commit).replace('`', '')}"),
              r"\begin{tabular}{ll" + "r" * (len(keep) - 2) + "}", r"\toprule",
              " & ".join(_tex_escape(header[i]) for i in keep) + r" \\", r"\midrule"]
     lines += [" & ".join(_tex_escape(row[i]) for i in keep) + r" \\" for row in body]
@@ -360,11 +379,13 @@ def render_latex(rows: Sequence[Mapping], dataset: str, *, command: str | None, 
 
 
 def write_leaderboard(records: Iterable[Mapping], out_dir: str | os.PathLike, dataset: str, *,
-                      command: str | None, commit: str | None, machine: Mapping | str | None = None,
+                      command: str | None, commit: str | Mapping[str | None, int] | None,
+                      machine: Mapping | str | None = None,
                       latex: bool = False) -> dict[str, Path]:
     """Write ``<out_dir>/<dataset>.md`` and ``.csv`` (and ``.tex`` if ``latex``) atomically.
 
-    Only records of ``dataset`` are used. ``machine`` (an info dict or a line)
+    Only records of ``dataset`` are used. ``commit`` is one commit or ``{commit: number of cells}``
+    (:func:`vadbench.provenance.commits_of` of the records). ``machine`` (an info dict or a line)
     overrides the machines named in the records. Returns ``{"md": path,
     "csv": path[, "tex": path]}``. A ``dataset`` name that is not safe in a
     file name (:func:`vadbench.names.safe_name`) is refused before anything is written.

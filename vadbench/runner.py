@@ -14,7 +14,7 @@ import re
 import subprocess
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -73,22 +73,51 @@ def open_dataset(name: str, options: dict, *, root=None, cache_dir=None):
     return create_dataset(name, **options)
 
 
-def git_commit(cwd: Path | None = None) -> str | None:
-    """The checkout's HEAD commit, with ``+dirty`` when the code (``vadbench/``, ``plugins/``) differs from it.
+def git_commit(cwd: Path | None = None, packages: Iterable[str | Path] | None = None) -> str | None:
+    """The checkout's HEAD commit, with ``+dirty`` when the source of the code a cell ran differs from it.
 
-    Only code counts: a publishing run rewrites tracked files of the results
-    store and the leaderboards itself. None outside a git checkout.
+    Only source counts: the ``*.py`` files (outside ``tests/`` folders, as
+    :func:`vadbench.provenance.source_hash`) under the ``packages`` folders that
+    lie in the checkout (default: ``vadbench/`` and ``plugins/`` at its top),
+    modified, staged, deleted or untracked. A README, a doc, the leaderboards or
+    the results store the publishing run rewrites never make a commit dirty.
+    None outside a git checkout.
     """
+    from .provenance import is_source
+
     where = cwd or Path(__file__).parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], check=False, cwd=where,
-                             capture_output=True, text=True, timeout=5)
+        def git(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run(["git", *args], check=False, cwd=where, capture_output=True, text=True, timeout=10)
+
+        out = git("rev-parse", "HEAD")
         commit = out.stdout.strip()
         if out.returncode != 0 or not re.fullmatch(r"[0-9a-f]{40}", commit):
             return None
-        diff = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", ":/vadbench", ":/plugins"], check=False,
-                              cwd=where, capture_output=True, timeout=10)
-        return commit + ("+dirty" if diff.returncode == 1 else "")
+        top = Path(git("rev-parse", "--show-toplevel").stdout.strip()).resolve()
+        folders = [Path(p).resolve() for p in packages] if packages is not None else [top / "vadbench",
+                                                                                         top / "plugins"]
+        inside = {f: f.relative_to(top) for f in folders if f == top or top in f.parents}
+        if not inside:
+            return commit
+        status = git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--",
+                     *(f":(top,literal){rel.as_posix()}" for rel in inside.values()))
+        if status.returncode != 0:
+            return commit + "+dirty"  # cannot tell: do not claim a clean tree
+        paths, entries = [], iter(status.stdout.split("\0"))
+        for entry in entries:  # "XY path"; a rename's or copy's old path follows as an entry of its own
+            if len(entry) > 3:
+                paths.append(entry[3:])
+                if "R" in entry[:2] or "C" in entry[:2]:
+                    paths.append(next(entries, ""))
+        for path in paths:
+            absolute = top / path
+            for folder in inside:
+                if absolute == folder or folder in absolute.parents:
+                    rel = absolute.name if folder.suffix == ".py" else absolute.relative_to(folder)
+                    if is_source(rel):
+                        return commit + "+dirty"
+        return commit
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -230,12 +259,15 @@ def run_cell(cell: Cell, store: ResultsStore, *, data_root=None, device: str = "
     """Fit, score, evaluate and profile one cell; write and return its record."""
     from .metrics.region import regions_from_maps
     from .profile import profile_models
+    from .provenance import code_of, package_hash, packages_of
 
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    involved: list = [cell.model]  # the models whose packages' source the cell runs (see vadbench.provenance)
+    code_of(*involved)  # hashed now, near import time, and cached for the process
     record = {"schema": 1, "status": "ok", "error": None, "seed": cell.seed,
               "model": {"name": cell.model, "config": cell.model_config},
               "dataset": {"name": cell.dataset, "options": cell.dataset_options},
-              "vadbench_version": __version__, "git_commit": git_commit(), "command": command,
+              "vadbench_version": __version__, "git_commit": None, "code": None, "command": command,
               "started": started}
     cell_id = store.cell_id(cell.model, cell.dataset, cell.seed,
                             {"model": cell.model_config, "dataset": cell.dataset_options})
@@ -249,6 +281,7 @@ def run_cell(cell: Cell, store: ResultsStore, *, data_root=None, device: str = "
         cache = ModelCache(store, dataset, cell.seed, device, progress=say)
         say(f"{cell_id}: fit")
         model, train_seconds = cache.get(cell.model, cell.model_config)
+        involved += [m for m, _ in cache.fitted.values()] + list(cache.dependencies(cell.model, cell.model_config))
         record["model"].update(family=getattr(model, "family", ""), config=getattr(model, "config", {}))
         if deps := cache.dependencies(cell.model, cell.model_config):
             record["model"]["depends_on"] = deps
@@ -285,6 +318,10 @@ def run_cell(cell: Cell, store: ResultsStore, *, data_root=None, device: str = "
         if not isinstance(exc, VadbenchError):
             record["traceback"] = traceback.format_exc(limit=8)
         scores, regions = {}, {}
+    # the commit and the source hashes of vadbench, the model's package and its teachers' packages
+    packages = packages_of(*involved)
+    record["code"] = {name: package_hash(folder) for name, folder in packages.items()}
+    record["git_commit"] = git_commit(packages=packages.values())
     record["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     store.write(record, scores, regions or None)
     return record

@@ -9,15 +9,19 @@ video (anomaly map as a heat overlay, regions above the threshold boxed, a
 running score strip with the threshold).
 
 The alert threshold is calibrated on the *training* videos: the
-``1 - false_alarm_rate`` quantile of the model's frame scores on normal data.
-No test label is ever read.
+``1 - false_alarm_rate`` quantile of the model's frame scores on normal data
+(:func:`held_out_threshold`), each training video scored by a model fitted
+without it, since a model scores the very frames it memorised lower than new
+normal ones (a nearest-neighbour model scores each of them 0). No test label is
+ever read.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import is_dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -57,17 +61,176 @@ def open_source(source: str) -> Iterator[np.ndarray]:
         cap.release()
 
 
-def calibrate_threshold(model, train_split, false_alarm_rate: float = 0.01, sigma: float | None = None) -> float:
-    """The score exceeded by ``false_alarm_rate`` of the training (normal) frames.
-
-    ``sigma`` smooths each training video's scores first, as a figure or metric that smooths does.
-    """
+def _frame_scores(model, videos, sigma: float | None) -> list[np.ndarray]:
+    """Frame scores of each of ``videos``, each smoothed by a Gaussian of ``sigma`` frames if given."""
     from scipy.ndimage import gaussian_filter1d
 
-    scores = [as_scores(model.score(v), len(v), f"model on training video {v.id}").frame for v in train_split]
+    scores = [as_scores(model.score(v), len(v), f"model on training video {v.id}").frame for v in videos]
     if sigma:
-        scores = [gaussian_filter1d(s, float(sigma)) for s in scores]
-    return float(np.quantile(np.concatenate(scores), 1.0 - false_alarm_rate))
+        scores = [gaussian_filter1d(np.asarray(s, float), float(sigma)) for s in scores]
+    return scores
+
+
+def _check_rate(false_alarm_rate: float) -> float:
+    rate = float(false_alarm_rate)
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"false_alarm_rate must be in [0, 1], got {false_alarm_rate!r}")
+    return rate
+
+
+def calibrate_threshold(model, train_split, false_alarm_rate: float = 0.01, sigma: float | None = None) -> float:
+    """The score exceeded by ``false_alarm_rate`` of the training (normal) frames, *in sample*.
+
+    ``model`` is the one fitted on ``train_split`` itself, so a model that
+    memorises its training data (a nearest-neighbour model) gives a threshold
+    that is far too low: use :func:`held_out_threshold`. ``sigma`` smooths each
+    training video's scores first, as a figure or metric that smooths does.
+    """
+    rate = _check_rate(false_alarm_rate)
+    return float(np.quantile(np.concatenate(_frame_scores(model, train_split, sigma)), 1.0 - rate))
+
+
+def _subset(split, videos: list):
+    """``split`` (a :class:`~vadbench.data.video.Split` or a plain sequence) holding only ``videos``."""
+    return replace(split, videos=videos) if is_dataclass(split) and hasattr(split, "videos") else list(videos)
+
+
+def held_out_threshold(make_model: Callable[[], object], train_split, false_alarm_rate: float, *, folds: int = 2,
+                       sigma: float | None = None, ctx=None) -> tuple[float, dict]:
+    """An alert threshold from training videos that the scoring model was not fitted on.
+
+    The training videos are dealt into ``folds`` folds by index (video ``i`` in
+    fold ``i % folds``; fewer folds when there are fewer videos). For each fold a
+    fresh model (``make_model()``) is fitted, with ``fit(videos, ctx)``, on the
+    other folds' videos and scores the fold's videos (frame scores, each video
+    smoothed by a Gaussian of ``sigma`` frames if given, as the curves are). The
+    threshold is the ``1 - false_alarm_rate`` quantile of all these held-out
+    scores pooled: about ``false_alarm_rate`` of normal frames *new to the model*
+    score above it. The fold models only set the threshold; the model that
+    scores test videos stays the one fitted on all training videos.
+
+    With a single training video there is nothing to hold out: the model is
+    fitted on it and the quantile taken in sample, and ``info`` says so.
+
+    Returns ``(threshold, info)``, ``info`` saying how it was calibrated:
+    ``{"method": "held-out training videos", "folds": 2, "frames": N, "false_alarm_rate": r}``
+    (``"method": "in-sample (one training video)"``, ``"folds": 1`` in the fallback).
+
+    A model that memorises its training frames' mean intensities and scores the
+    distance to the nearest one scores every training frame 0 in sample:
+
+    >>> from vadbench.data.frames import FrameSource
+    >>> from vadbench.data.video import Video
+    >>> class Nearest:
+    ...     def fit(self, train, ctx):
+    ...         self.seen = np.concatenate([v.read(gray=True).mean((1, 2)) for v in train])
+    ...     def score(self, video):
+    ...         x = video.read(gray=True).mean((1, 2))
+    ...         return np.abs(x[:, None] - self.seen[None, :]).min(1)
+    >>> train = [Video(str(i), FrameSource.from_array(np.full((4, 2, 2), 10 * i, np.uint8)))
+    ...          for i in range(4)]  # four videos of constant frames: 0, 10, 20, 30
+    >>> inside = Nearest(); inside.fit(train, None)
+    >>> calibrate_threshold(inside, train, 0.25)
+    0.0
+
+    Held out (videos 0 and 20 against 10 and 30, and back), every frame is 10 from the nearest seen:
+
+    >>> held_out_threshold(Nearest, train, 0.25)
+    (10.0, {'method': 'held-out training videos', 'folds': 2, 'frames': 16, 'false_alarm_rate': 0.25})
+    >>> held_out_threshold(Nearest, train[:1], 0.25)[1]["method"]
+    'in-sample (one training video)'
+    """
+    rate = _check_rate(false_alarm_rate)
+    if int(folds) < 2:
+        raise ValueError(f"folds must be at least 2, got {folds!r}")
+    videos = list(train_split)
+    if not videos:
+        raise ValueError("held_out_threshold needs at least one training video")
+    k = min(int(folds), len(videos))
+    if k < 2:
+        model = make_model()
+        model.fit(train_split, ctx)
+        scores = _frame_scores(model, videos, sigma)
+        method = "in-sample (one training video)"
+    else:
+        scores = []
+        for fold in range(k):
+            held = [v for i, v in enumerate(videos) if i % k == fold]
+            rest = [v for i, v in enumerate(videos) if i % k != fold]
+            model = make_model()
+            if ctx is not None and hasattr(ctx, "log"):
+                who = f"{model.name}: " if isinstance(getattr(model, "name", None), str) else ""
+                ctx.log(f"{who}alert threshold, fold {fold + 1}/{k}: fit on {len(rest)} training video(s), "
+                        f"score the {len(held)} held out ({', '.join(str(v.id) for v in held)})")
+            model.fit(_subset(train_split, rest), ctx)
+            scores += _frame_scores(model, held, sigma)
+            del model
+        method = "held-out training videos"
+    pooled = np.concatenate(scores)
+    info = {"method": method, "folds": k, "frames": int(pooled.size), "false_alarm_rate": rate}
+    return float(np.quantile(pooled, 1.0 - rate)), info
+
+
+def describe_calibration(info: dict) -> str:
+    """One line saying how a threshold of :func:`held_out_threshold` was calibrated.
+
+    >>> describe_calibration({"method": "held-out training videos", "folds": 2, "frames": 90,
+    ...                       "false_alarm_rate": 0.01})
+    'alert threshold: 1% of held-out training frames above (2 folds)'
+    >>> describe_calibration({"method": "in-sample (one training video)", "folds": 1, "frames": 40,
+    ...                       "false_alarm_rate": 0.05})
+    'alert threshold: 5% of training frames above (in sample: one training video)'
+    """
+    rate = f"{100 * info['false_alarm_rate']:.3g}%"
+    if info["method"] == "held-out training videos":
+        return f"alert threshold: {rate} of held-out training frames above ({info['folds']} folds)"
+    return f"alert threshold: {rate} of training frames above (in sample: one training video)"
+
+
+class _CachedFit:
+    """A model stand-in whose ``fit`` is a cached fit; it scores with the fitted model."""
+
+    def __init__(self, name: str, fit: Callable):
+        self.name, self._fit, self.model = name, fit, None
+
+    def fit(self, train, ctx) -> None:
+        self.model = self._fit(train, ctx)
+
+    def score(self, video):
+        return self.model.score(video)
+
+
+def cached_fold_models(store, dataset, name: str, config: dict | None = None, *, seed: int = 0,
+                       device: str = "cpu") -> Callable[[], _CachedFit]:
+    """A ``make_model`` for :func:`held_out_threshold` whose fits go through the fitted-model cache.
+
+    Each fold's model is fitted by a :class:`~vadbench.runner.ModelCache` of
+    ``store`` (the same run context, seed and cache folders as the main fit) on
+    a copy of ``dataset`` whose training split holds the fold's videos and whose
+    fingerprint names them: the fold fits are stored beside the main fit under
+    ``store/models`` and reloaded next time, and a student's teachers are fitted
+    on the same videos, so nothing of the held-out videos reaches the student
+    through them. A fit on the whole training split is the main fit itself.
+    """
+    from .data.video import Split
+    from .results import config_hash
+    from .runner import ModelCache
+
+    whole = [str(v.id) for v in dataset.train]
+
+    def fit(train, ctx):
+        videos = list(train)
+        ids = [str(v.id) for v in videos]
+        if ids == whole:
+            data = dataset
+        else:
+            split = train if isinstance(train, Split) else _subset(dataset.train, videos)
+            data = replace(dataset, train=split,
+                           fingerprint=config_hash({"data": dataset.fingerprint, "train_videos": ids}))
+        progress = getattr(ctx, "progress", None)
+        return ModelCache(store, data, seed, device, progress=progress).get(name, config or {})[0]
+
+    return lambda: _CachedFit(name, fit)
 
 
 def _overlay(frame: np.ndarray, amap: np.ndarray | None, scale: float) -> np.ndarray:
