@@ -83,6 +83,19 @@ def test_rerun_computes_only_missing_cells(tmp_path, suite_file):
     assert removed.exists() and kept.stat().st_mtime_ns == kept_mtime
 
 
+def test_publish_only_writes_the_boards_of_the_stored_cells_and_runs_none(tmp_path, suite_file):
+    assert _run(tmp_path, suite_file) == 0
+    records = tmp_path / "res" / "records"
+    kept, removed = sorted(records.glob("*.json"))
+    removed.unlink()
+    board = tmp_path / "res" / "leaderboards" / "synthetic.md"
+    board.unlink()
+    assert _run(tmp_path, suite_file, "--publish-only") == 0
+    assert not removed.exists() and kept.exists()  # no cell ran
+    text = board.read_text()
+    assert kept.name.split("__")[0] in text and removed.name.split("__")[0] not in text
+
+
 def test_rerun_redoes_a_cell_whose_model_settings_changed(tmp_path, suite_file, capsys):
     """A record made under another registered default is not taken for the current model's."""
     assert _run(tmp_path, suite_file) == 0

@@ -243,8 +243,9 @@ def cmd_run(args) -> int:
     handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)} \
         if _main_thread() else {}
     try:
-        records = run_grid(cells, store, executor=executor, data_root=args.data_root, device=args.device,
-                           command=command, force=args.force, progress=_say)
+        records = [] if args.publish_only else run_grid(
+            cells, store, executor=executor, data_root=args.data_root, device=args.device, command=command,
+            force=args.force, progress=_say)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the finished cells are kept, and published below
         interrupted, records = True, []
         print("interrupted: publishing the finished cells; rerun the same command to complete the rest",
@@ -617,6 +618,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--address", help="Ray cluster address")
     s.add_argument("--device", default="cpu")
     s.add_argument("--force", action="store_true", help="recompute cells that already have a record")
+    s.add_argument("--publish-only", action="store_true",
+                   help="run no cell: write the leaderboards, Pareto plot and manifest of the cells already in the "
+                        "store (e.g. after `vadbench eval --add-missing`)")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("profile", help="time models' hot paths and end-to-end scoring, interleaved")

@@ -310,7 +310,10 @@ def _history_notes(rows: Sequence[Mapping]) -> list[str]:
     out = [("- Design: `frozen` means the model's design was fixed from training videos alone before its test "
            "videos were scored; `revised` means it was changed after a look at test results, which makes its "
            "figures optimistic by an unknown margin:")]
-    return out + [f"  - {r['model']}: {r['test_history']}." for r in revised]
+    by_text: dict[str, list[str]] = {}
+    for r in revised:
+        by_text.setdefault(r["test_history"], []).append(str(r["model"]))
+    return out + [f"  - {', '.join(models)}: {text}." for text, models in by_text.items()]
 
 
 def _stage_notes(rows: Sequence[Mapping]) -> list[str]:
