@@ -89,7 +89,7 @@ def file_boxes(rows: np.ndarray, n_frames: int, native: tuple[int, int], proc: t
 
     >>> rows = np.array([[1, 10.2, 4.0, 20.0, 14.5]], np.float32)
     >>> [b.tolist() for b in file_boxes(rows, 2, (40, 20), (20, 10))]
-    [[], [[5, 2, 9, 7]]]
+    [[], [[5, 2, 9, 6]]]
     """
     rows = np.asarray(rows, np.float64).reshape(-1, 5)
     W, H = native
