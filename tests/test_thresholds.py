@@ -180,3 +180,16 @@ def test_watch_summary_names_how_the_threshold_was_calibrated(tmp_path, capsys):
     text = "alert threshold: 2% of held-out training frames above (2 folds)"
     assert summary["threshold_calibration"] == text and text in captured.err
     assert summary["calibration"]["method"] == "held-out training videos"
+
+
+@pytest.mark.parametrize("command", ["curves", "watch"])
+def test_a_false_alarm_rate_outside_zero_one_is_argparses_one_line(command, capsys):
+    from vadbench.cli import main
+
+    args = {"curves": ["curves", "--dataset", "synthetic", "--models", "motion-diff"],
+            "watch": ["watch", "video.avi", "--model", "motion-diff"]}[command]
+    with pytest.raises(SystemExit) as e:
+        main([*args, "--false-alarm-rate", "1.5"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("must lie strictly between 0 and 1, got 1.5")

@@ -54,6 +54,21 @@ def count_at_least(minimum: int):
     return parse
 
 
+def rate(text: str) -> float:
+    """An argparse type: a fraction in (0, 1), e.g. a false-alarm rate (else argparse's one-line usage error).
+
+    >>> rate("0.01")
+    0.01
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {value}")
+    return value
+
+
 def json_of(kind: type):
     """An argparse type: JSON text that decodes to a ``kind`` (``dict`` or ``list``), else a one-line usage error.
 
@@ -677,7 +692,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated model names")
     s.add_argument("--videos", help="comma-separated video ids (default: all)")
     s.add_argument("--out", required=True, help="output path without extension")
-    s.add_argument("--false-alarm-rate", type=float,
+    s.add_argument("--false-alarm-rate", type=rate,
                    help="draw each model's alert threshold: the score this fraction of held-out training frames "
                         "exceed (each scored by a model fitted on the other folds)")
     s.add_argument("--threshold-folds", type=count_at_least(2), default=2,
@@ -693,7 +708,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--results", default=DEFAULT_RESULTS, help="where fitted models are cached")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
-    s.add_argument("--false-alarm-rate", type=float, default=0.01,
+    s.add_argument("--false-alarm-rate", type=rate, default=0.01,
                    help="share of normal training frames allowed above the alert threshold (each scored by a "
                         "model fitted on the other folds)")
     s.add_argument("--threshold-folds", type=count_at_least(2), default=2,
