@@ -348,3 +348,18 @@ def test_teachers_on_boxes_run_on_the_avenue_layout_with_a_detections_folder(tmp
     teacher.fit(ds.train, RunContext(cache_dir=tmp_path, seed=0))
     scores = [teacher.score(v.unlabelled()).frame for v in ds.test]
     assert frame_auc(scores, [v.labels for v in ds.test], sigma=3) > 0.7  # chance is 0.5
+
+
+def test_a_teacher_on_a_live_torchvision_detector_fits_scores_and_times_detection_in_its_hot_path(tmp_path):
+    """The live path: an untrained SSDlite (weights cannot be fetched here) finds the boxes on every frame;
+    the teacher fits and scores on them, and its hot path includes the detector (no stage to add)."""
+    live = {"kind": "torchvision", "arch": "ssdlite320_mobilenet_v3_large", "weights": None, "score_thr": 0.0,
+            "min_side": 2, "detections_per_img": 3}
+    teacher = AttributeTeacher(detector=live)
+    teacher.fit(Split("toy", "train", [video(f"t{i}", walkers(i, n=12)) for i in range(2)]),
+                RunContext(cache_dir=tmp_path, seed=0))
+    s = teacher.score(video("fast", walkers(9, n=12, fast=4.0)))
+    assert s.frame.shape == (12,) and np.isfinite(s.frame).all() and len(s.regions)
+    assert teacher.forward(teacher.example_input(2)).shape == (2,)
+    assert teacher.profile_stages() == {}
+    assert AttributeTeacher(detector=live).config["detector"]["arch"] == "ssdlite320_mobilenet_v3_large"
