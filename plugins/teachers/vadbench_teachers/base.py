@@ -352,6 +352,13 @@ class ObjectTeacher(Model):
             atomic_save_npz(path, objs)
         return objs
 
+    def detected_boxes(self, frames: np.ndarray, native: tuple[int, int], proc: tuple[int, int]) -> list[np.ndarray]:
+        """Per frame of ``frames``, the live detector's boxes at the processing size ``proc`` (width, height)."""
+        found = self.live.detect(frames)
+        rows = np.concatenate([np.c_[np.full(len(b), t, np.float32), b] for t, b in enumerate(found)]
+                              + [np.zeros((0, 5), np.float32)])
+        return file_boxes(rows, len(found), native, proc)
+
     def given_boxes(self, video, frames: np.ndarray, proc: np.ndarray) -> list[np.ndarray] | None:
         """Per frame, the boxes (processing size) of a detections file or a live detector; None for ``bgsub``."""
         if self.box_source == "bgsub":
@@ -360,9 +367,7 @@ class ObjectTeacher(Model):
         pw, ph = proc.shape[2], proc.shape[1]
         if self.box_source == "torchvision":
             colour = video.read() if np.asarray(frames).ndim == 3 else frames
-            found = self.live.detect(colour)
-            rows = [np.c_[np.full(len(b), t, np.float32), b] for t, b in enumerate(found)]
-            return file_boxes(np.concatenate(rows + [np.zeros((0, 5), np.float32)]), len(proc), (W, H), (pw, ph))
+            return self.detected_boxes(colour, (W, H), (pw, ph))
         rows = video.detections() if hasattr(video, "detections") else None
         if rows is None:
             raise ValueError(f"{self.name}: video {video.id} ({video.path}) has no detections file: a teacher with "
@@ -510,10 +515,7 @@ class ObjectTeacher(Model):
         if rows is not None:
             boxes = file_boxes(rows, n, native, (proc.shape[2], proc.shape[1]))
         elif self.live is not None:
-            found = self.live.detect(frames[self.context:])
-            rows = np.concatenate([np.c_[np.full(len(b), t, np.float32), b] for t, b in enumerate(found)]
-                                  + [np.zeros((0, 5), np.float32)])
-            boxes = file_boxes(rows, n, native, (proc.shape[2], proc.shape[1]))
+            boxes = self.detected_boxes(frames[self.context:], native, (proc.shape[2], proc.shape[1]))
         else:
             boxes = None
         objs = self.objects_of_chunk(proc, boxes=boxes)
