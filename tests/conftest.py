@@ -65,7 +65,8 @@ def extra_models(**factories):
 
 @pytest.fixture
 def one_torch_thread():
-    """Torch on one thread for the test: tiny models run faster so, and results do not depend on the core count."""
+    """Torch on one thread for the test: tiny models run faster so, and results do not depend on the core
+    count."""
     import torch
 
     threads = torch.get_num_threads()
@@ -87,7 +88,8 @@ def _image(frame, size) -> np.ndarray:
 
 
 def write_avi(path: Path, frames, size=(32, 24)) -> None:
-    """An MJPG .avi (CUHK's Avenue videos are MJPG AVIs) of ``frames``: images, or grey levels of ``size`` (W, H)."""
+    """An MJPG .avi (CUHK's Avenue videos are MJPG AVIs) of ``frames``: images, or grey levels of ``size``
+    (W, H)."""
     images = [_image(f, size) for f in frames]
     h, w = images[0].shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (w, h))
@@ -111,7 +113,7 @@ def mask_intervals(masks) -> list[list[tuple[int, int]]]:
     for m in masks:
         y = np.concatenate([[0], np.asarray(m).reshape(len(m), -1).any(1).astype(int), [0]])
         starts, ends = np.flatnonzero(np.diff(y) == 1), np.flatnonzero(np.diff(y) == -1)
-        out.append([(int(a) + 1, int(b)) for a, b in zip(starts, ends)])
+        out.append([(int(a) + 1, int(b)) for a, b in zip(starts, ends, strict=True)])
     return out
 
 
@@ -129,7 +131,8 @@ def write_avenue(root: Path, train, test, masks, intervals=None, gt_dir: str = "
     for i, m in enumerate(masks, 1):
         scipy.io.savemat(folder / f"{i}_label.mat", {"volLabel": cell([np.asarray(f, np.uint8) for f in m])})
     ranges = mask_intervals(masks) if intervals is None else intervals
-    scipy.io.savemat(root / "avenue.mat", {"gt": cell([np.array(r, np.int64).reshape(-1, 2).T for r in ranges])})
+    scipy.io.savemat(root / "avenue.mat",
+                     {"gt": cell([np.array(r, np.int64).reshape(-1, 2).T for r in ranges])})
     return root
 
 

@@ -101,7 +101,8 @@ def test_bad_dataset_fails_its_cell_naming_the_file(case, tmp_path, capsys):
     failed = [r for r in ResultsStore(results).records() if r["status"] == "failed"]
     assert len(failed) == 1 and str(named) in failed[0]["error"] and "\n" not in failed[0]["error"]
     if case == "truncated jpeg":
-        assert failed[0]["error"].endswith(f"{named}: truncated JPEG: no end-of-image marker"), failed[0]["error"]
+        assert failed[0]["error"].endswith(f"{named}: truncated JPEG: no end-of-image marker"), \
+            failed[0]["error"]
     for name, data in finished.items():  # the finished cell is kept as it was
         assert (results / "records" / name).read_bytes() == data
 

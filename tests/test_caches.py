@@ -27,7 +27,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _video(vid: str, folder, n: int = 12, seed: int = 0) -> Video:
-    """A small noisy clip with a moving square; ``folder`` gives it an on-disk-like path (caches skip ``<array>``)."""
+    """A small noisy clip with a moving square; ``folder`` gives it an on-disk-like path (caches skip
+    ``<array>``)."""
     rng = np.random.default_rng(seed)
     frames = (80 + rng.integers(0, 40, (n, 32, 48))).astype(np.uint8)
     for t in range(n):
@@ -41,7 +42,8 @@ def _damage(path, how: str) -> None:
 
 
 def _spy_atomic_writes(monkeypatch) -> list:
-    """Record every path written through vadbench.atomic (every atomic writer goes through ``atomic_open``)."""
+    """Record every path written through vadbench.atomic (every atomic writer goes through
+    ``atomic_open``)."""
     written = []
     real = vadbench.atomic.atomic_open
 
@@ -61,9 +63,9 @@ def _no_temporary_files(folder) -> bool:
 
 fastaed = pytest.importorskip("vadbench_fastaed")
 
-TINY_STUDENT = {"size": (48, 32), "widths": (8, 16, 16), "stem_stride": 1, "depth": 1, "heads": 1, "dim_head": 8,
-                "mlp_mult": 2, "head_hidden": 8, "batch_size": 8, "infer_batch": 8, "decode_threads": 1,
-                "warmup_epochs": 0}
+TINY_STUDENT = {"size": (48, 32), "widths": (8, 16, 16), "stem_stride": 1, "depth": 1, "heads": 1,
+                "dim_head": 8, "mlp_mult": 2, "head_hidden": 8, "batch_size": 8, "infer_batch": 8,
+                "decode_threads": 1, "warmup_epochs": 0}
 
 
 class StubTeacher:
@@ -96,7 +98,7 @@ def _ctx(tmp_path) -> RunContext:
 
 def _same(a: list[dict], b: list[dict]) -> None:
     assert len(a) == len(b)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert sorted(x) == sorted(y)
         for k in x:
             assert x[k].dtype == y[k].dtype
@@ -130,7 +132,8 @@ def test_a_fastaed_target_file_of_the_wrong_shape_is_computed_again(tmp_path):
     model, teacher, ctx = fastaed.FastAED(**TINY_STUDENT), StubTeacher(), _ctx(tmp_path)
     fresh = model.teacher_maps("stub", teacher, [video], ctx)
     [path] = (tmp_path / "cache" / "fastaed" / "targets").glob("*.npz")
-    vadbench.atomic.atomic_save_npz(path, {"1x1": np.zeros((3, 1, 1), np.float32)})  # readable, but not these maps
+    # readable, but not these maps
+    vadbench.atomic.atomic_save_npz(path, {"1x1": np.zeros((3, 1, 1), np.float32)})
     _same(model.teacher_maps("stub", teacher, [video], ctx), fresh)
     assert teacher.calls == 2
 
@@ -139,7 +142,8 @@ def test_a_damaged_crossfit_target_file_refits_the_fold_and_gives_the_fresh_targ
     videos = [_video(f"{i:02d}", tmp_path, seed=i) for i in range(3)]
     items = [(i, 1, v) for i, v in enumerate(videos)]
     model = fastaed.FastAED(**TINY_STUDENT, folds=2)
-    fresh = model.training_targets("stub", StubTeacher(), Split("toy", "train", videos), items, _ctx(tmp_path))
+    fresh = model.training_targets("stub", StubTeacher(), Split("toy", "train", videos), items,
+                                   _ctx(tmp_path))
     files = sorted((tmp_path / "cache" / "fastaed" / "targets").glob("*.npz"))
     assert len(files) == 3
     for path in files:
@@ -254,5 +258,6 @@ def test_two_concurrent_fits_of_one_model_both_write_and_the_file_loads(tmp_path
             t.join(60)
     assert not errors
     [weights] = (tmp_path / "res" / "models").glob("*.pt")
-    torch.testing.assert_close(torch.load(weights, weights_only=True)["means"], results[0].means, rtol=0, atol=0)
+    torch.testing.assert_close(torch.load(weights, weights_only=True)["means"], results[0].means,
+                               rtol=0, atol=0)
     assert _no_temporary_files(tmp_path / "res")

@@ -34,7 +34,8 @@ TINY = {
     "fastano-paper": {"size": (W, H), "epochs": 1, "batch_size": 2, "max_steps": 1},
     "conv-ae": {"size": (W, H), "width": 8, "epochs": 1, "batch_size": 4, "max_steps": 3},
     "ffp-unet": {"size": (W, H), "width": 4, "epochs": 1, "batch_size": 4, "max_steps": 3},
-    "sparse-combination": {"size": (W, H), "scales": (1, 2), "cell": 8, "pca_dim": 8, "basis": 3, "max_combos": 4},
+    "sparse-combination": {"size": (W, H), "scales": (1, 2), "cell": 8, "pca_dim": 8, "basis": 3,
+                           "max_combos": 4},
 }
 
 
@@ -139,7 +140,7 @@ def test_fastano_2d_and_3d_implementations_agree_with_gradients():
     assert torch.allclose(ya, yb, atol=1e-5)
     ya.sum().backward()
     yb.sum().backward()
-    for (n, pa), pb in zip(a.named_parameters(), b.parameters()):
+    for (n, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
         assert torch.allclose(pa.grad, pb.grad, atol=1e-4, rtol=1e-3), n
 
 

@@ -108,7 +108,7 @@ def _reader_worker(cache: str, start, stop, unlocked: bool, out=None) -> tuple[i
 def _check_outcome(cache: Path, results, problems, tmp_path) -> None:
     """Readers saw no problem; every writer got the same folder, never replaced since; its files are right."""
     assert problems == []
-    paths, hashes, inodes = zip(*results)
+    paths, hashes, inodes = zip(*results, strict=True)
     assert len(set(paths)) == 1
     assert set(inodes) == {os.stat(paths[0]).st_ino}  # the first complete copy is the one everyone uses
     reference = _hashes(generate(tmp_path / "reference", seed=SEED, **TINY))
@@ -150,8 +150,10 @@ def test_concurrent_ensure_in_processes(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     cache = tmp_path / "cache"
     start, stop, wrote, read = ctx.Barrier(8), ctx.Event(), ctx.Queue(), ctx.Queue()
-    writers = [ctx.Process(target=_ensure_worker, args=(str(cache), start, i % 2 == 1, wrote)) for i in range(6)]
-    readers = [ctx.Process(target=_reader_worker, args=(str(cache), start, stop, False, read)) for _ in range(2)]
+    writers = [ctx.Process(target=_ensure_worker, args=(str(cache), start, i % 2 == 1, wrote))
+               for i in range(6)]
+    readers = [ctx.Process(target=_reader_worker, args=(str(cache), start, stop, False, read))
+               for _ in range(2)]
     for proc in writers + readers:
         proc.start()
     try:
@@ -178,7 +180,8 @@ def test_cached_array_keeps_the_first_complete_file(tmp_path):
         return np.arange(6, dtype=np.uint8)
 
     out = {}
-    t = threading.Thread(target=lambda: out.setdefault("slow", cached_array("t", {"k": 1}, slow, cache_dir=tmp_path)))
+    t = threading.Thread(
+        target=lambda: out.setdefault("slow", cached_array("t", {"k": 1}, slow, cache_dir=tmp_path)))
     t.start()
     computing.wait(5)
     first = cached_array("t", {"k": 1}, lambda: np.arange(6, dtype=np.uint8), cache_dir=tmp_path)
@@ -188,8 +191,8 @@ def test_cached_array_keeps_the_first_complete_file(tmp_path):
     assert stored.stat().st_ino == inode  # not replaced by the late writer
     assert np.array_equal(out["slow"], first) and np.array_equal(np.load(stored), first)
     stored.write_bytes(b"damaged")  # a damaged file is still computed again and replaced
-    assert np.array_equal(cached_array("t", {"k": 1}, lambda: np.arange(6, dtype=np.uint8), cache_dir=tmp_path),
-                          first)
+    again = cached_array("t", {"k": 1}, lambda: np.arange(6, dtype=np.uint8), cache_dir=tmp_path)
+    assert np.array_equal(again, first)
     assert np.array_equal(np.load(stored), first)
 
 

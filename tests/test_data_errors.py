@@ -197,7 +197,8 @@ def test_avenue_bad_masks_and_missing_intervals(tmp_path, cache):
     for t in range(3):
         vol[0, t] = np.zeros((H, W), np.uint8)
     scipy.io.savemat(masks / "1_label.mat", {"volLabel": vol})
-    assert "3 frame labels for 4 frames" in str(raises(masks / "1_label.mat", load_avenue, root, cache_dir=cache))
+    message = str(raises(masks / "1_label.mat", load_avenue, root, cache_dir=cache))
+    assert "3 frame labels for 4 frames" in message
     vol = np.empty((1, 4), dtype=object)
     for t in range(4):
         vol[0, t] = np.zeros((H + 1, W), np.uint8)

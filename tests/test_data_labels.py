@@ -63,7 +63,7 @@ def test_avenue_conventions_disagree_on_441_frames(avenue_mask_labels):
     masks = np.concatenate(avenue_mask_labels)
     assert int(mnad.sum()) == 3867
     assert int((mnad != masks).sum()) == 441
-    bounds = np.cumsum([0] + AVENUE_FRAMES)
+    bounds = np.cumsum([0, *AVENUE_FRAMES])
     differing = [i + 1 for i in range(21) if (mnad[bounds[i]:bounds[i + 1]] != avenue_mask_labels[i]).any()]
     assert differing == [1, 2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19]
 

@@ -68,9 +68,10 @@ def test_ped2_every_label_source_agrees(root, ds, cache):
     for labels in ("intervals", "frame-labels"):
         other = load_ucsd(root, labels=labels, cache_dir=cache)
         assert other.label_source == labels
-        assert all((a == b.labels).all() for a, b in zip(masks, other.test))
+        assert all((a == b.labels).all() for a, b in zip(masks, other.test, strict=True))
     for name in ("UCSDped2.m", "ped2.mat"):
-        assert all((a == b).all() for a, b in zip(masks, interval_labels(root / "labels" / name, TEST_FRAMES)))
+        from_intervals = interval_labels(root / "labels" / name, TEST_FRAMES)
+        assert all((a == b).all() for a, b in zip(masks, from_intervals, strict=True))
     js = read_label_json(root / "labels" / "frame_labels_ped2.json")
     npy = np.load(root / "labels" / "frame_labels_ped2.npy", allow_pickle=False)
     assert (np.concatenate([js[v.id] for v in ds.test]) == np.concatenate(masks)).all()

@@ -15,6 +15,7 @@ from vadbench.cli import main
 from vadbench.data import detections as det
 from vadbench.data.detections import attach_detections, find_detections, read_detections, read_index
 from vadbench.errors import DataError
+from vadbench.metrics import box_iou
 from vadbench.runner import open_dataset, resolve_root
 
 PED2_SIZE, AVENUE_SIZE = (360, 240), (640, 360)
@@ -37,13 +38,15 @@ def ped2():
 def test_ped2_detections_are_found_next_to_the_dataset_and_read_lazily(ped2, monkeypatch):
     folder = real_data("detections", "ucsd_ped2")
     assert Path(ped2.detections) == folder and ped2.summary()["detections"] == str(folder)
-    # --data-root ../shared/data: the run's root is data/ucsd_ped2, the auto lookup finds data/detections/ucsd_ped2
+    # --data-root ../shared/data: the run's root is data/ucsd_ped2, the auto lookup finds
+    # data/detections/ucsd_ped2
     via_cli = open_dataset("ped2", {}, root=resolve_root("ped2", real_data()))
     assert Path(via_cli.detections) == folder
     calls = []
     real_read = det.read_detections
     monkeypatch.setattr(det, "read_detections", lambda *a, **k: calls.append(a[0]) or real_read(*a, **k))
-    assert all(v.has_detections for v in [*via_cli.train, *via_cli.test]) and calls == []  # loading read nothing
+    # loading read nothing
+    assert all(v.has_detections for v in [*via_cli.train, *via_cli.test]) and calls == []
     via_cli.test["03"].detections()
     via_cli.test["05"].detections()
     assert calls == [folder / "testing.csv"]  # one read per split, on first use
@@ -75,7 +78,8 @@ def test_ped2_counts_and_per_video_mapping(ped2):
 @pytest.mark.realdata
 def test_ped2_with_another_datasets_detections_is_refused_in_one_line(tmp_path):
     with pytest.raises(DataError) as err:
-        vadbench.create_dataset("ped2", root=real_data("ucsd_ped2"), detections=real_data("detections", "avenue"))
+        vadbench.create_dataset("ped2", root=real_data("ucsd_ped2"),
+                                detections=real_data("detections", "avenue"))
     assert err.value.path.endswith("index.json") and "n_frames=15328" in str(err.value)
     assert "\n" not in str(err.value)
 
@@ -109,7 +113,8 @@ def test_ped2_cli_check_reports_the_detections(capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["detections"] == str(real_data("detections", "ucsd_ped2"))
     assert (summary["train_boxes"], summary["test_boxes"]) == (29970, 33133)
-    assert summary["test_frames_with_boxes"] == 2010 and summary["test_boxes_per_frame"] == pytest.approx(16.484)
+    assert summary["test_frames_with_boxes"] == 2010
+    assert summary["test_boxes_per_frame"] == pytest.approx(16.484)
 
 
 # -- malformed files -----------------------------------------------------------------------------
@@ -117,7 +122,8 @@ def test_ped2_cli_check_reports_the_detections(capsys):
 VIDEOS = [("01", 3), ("02", 2)]  # 5 frames
 GOOD = "frame_index,x1,y1,x2,y2\n0,1,2,10,20\n4,0,0,32,24\n"
 BAD = {
-    "n_frames": (GOOD, {"n_frames": 6}, "index.json gives n_frames=6 but the split's 2 video(s) hold 5 frames"),
+    "n_frames": (GOOD, {"n_frames": 6},
+                 "index.json gives n_frames=6 but the split's 2 video(s) hold 5 frames"),
     "video_count": (GOOD, {"n_frames": 5, "videos": {"01": 2, "02": 3}}, "video '01' 2 frames but it has 3"),
     "video_missing": (GOOD, {"videos": {"01": 3, "03": 2}}, "lists no video '02'"),
     "n_boxes": (GOOD, {"n_boxes": 3}, "holds 2 boxes but index.json gives n_boxes=3"),
@@ -152,7 +158,8 @@ def test_each_bad_file_is_one_line_naming_it(tmp_path, case):
 
 def test_boxes_up_to_one_pixel_beyond_the_frame_are_accepted(tmp_path):
     path = tmp_path / "training.csv"
-    path.write_text("frame_index, x1, y1, x2, y2\r\n0,-1,-1,33,25\r\n2,0,0,0,0\r\n\r\n")  # spaces, CRLF, trailing blank
+    # spaces, CRLF, a trailing blank line
+    path.write_text("frame_index, x1, y1, x2, y2\r\n0,-1,-1,33,25\r\n2,0,0,0,0\r\n\r\n")
     boxes = read_detections(path, VIDEOS, (32, 24), {"n_frames": 5, "n_boxes": 2, "videos": dict(VIDEOS)})
     assert boxes["01"].tolist() == [[0, -1, -1, 33, 25], [2, 0, 0, 0, 0]] and boxes["02"].shape == (0, 5)
     assert not boxes["01"].flags.writeable
@@ -171,7 +178,7 @@ def test_find_detections_lookup_order(tmp_path):
     (root / "detections" / "training.csv").write_text(GOOD)
     assert find_detections(root, None) == root / "detections"
     assert find_detections(root, beside) == beside
-    with pytest.raises(DataError, match="holds neither training.csv nor testing.csv"):
+    with pytest.raises(DataError, match=r"holds neither training\.csv nor testing\.csv"):
         find_detections(root, tmp_path)
     with pytest.raises(DataError, match="detections folder does not exist"):
         find_detections(root, tmp_path / "nowhere")
@@ -204,17 +211,6 @@ def _inclusive(rows: np.ndarray) -> np.ndarray:
     return np.c_[rows[:, 1:3], rows[:, 3:5] - 1].astype(np.int64)
 
 
-def _area(r: np.ndarray) -> np.ndarray:
-    return (r[..., 2] - r[..., 0] + 1) * (r[..., 3] - r[..., 1] + 1)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of inclusive box ``a`` (4,) with each of ``b`` (n, 4)."""
-    w = np.clip(np.minimum(a[2], b[:, 2]) - np.maximum(a[0], b[:, 0]) + 1, 0, None)
-    h = np.clip(np.minimum(a[3], b[:, 3]) - np.maximum(a[1], b[:, 1]) + 1, 0, None)
-    return w * h / (_area(a) + _area(b) - w * h)
-
-
 def test_synthetic_detections_cover_every_frame_within_the_frame(syn):
     root = Path(syn.detections)
     assert root == syn.root / "detections"
@@ -225,7 +221,8 @@ def test_synthetic_detections_cover_every_frame_within_the_frame(syn):
         assert _covers_every_frame(boxes, [(v.id, v.n_frames) for v in split])
         rows = np.concatenate(list(boxes.values()))
         assert len(rows) == index[stem]["n_boxes"]
-        assert (rows[:, 1:3] >= 0).all() and (rows[:, 3] <= SYN["width"]).all() and (rows[:, 4] <= SYN["height"]).all()
+        assert (rows[:, 1:3] >= 0).all()
+        assert (rows[:, 3] <= SYN["width"]).all() and (rows[:, 4] <= SYN["height"]).all()
         assert (rows[:, 3] > rows[:, 1]).all() and (rows[:, 4] > rows[:, 2]).all()
         assert 2 < len(rows) / len(split) / SYN["n_frames"] < 12  # pedestrians in view, 3-8 at a time
 
@@ -235,7 +232,7 @@ def test_synthetic_anomalous_objects_are_detected_at_their_track_boxes(syn):
     for video in syn.test:
         rows = video.detections()
         for _, t, *box in video.tracks:
-            ious.append(_iou(np.array(box), _inclusive(rows[rows[:, 0] == t])).max())
+            ious.append(box_iou(np.array(box), _inclusive(rows[rows[:, 0] == t])).max())
     ious = np.array(ious)
     assert len(ious) > 20 and (ious > 0.5).mean() > 0.9, ious
     assert np.median(ious) == 1.0  # a perfect detector: the box of the object's visible pixels

@@ -25,7 +25,8 @@ from vadbench.data import FrameSource, Video
 from vadbench.data.video import Split
 
 TINY = {"size": (48, 32), "widths": (8, 16, 16), "stem_stride": 1, "depth": 1, "heads": 1, "dim_head": 8,
-        "mlp_mult": 2, "head_hidden": 8, "batch_size": 8, "infer_batch": 8, "decode_threads": 1, "warmup_epochs": 0}
+        "mlp_mult": 2, "head_hidden": 8, "batch_size": 8, "infer_batch": 8, "decode_threads": 1,
+        "warmup_epochs": 0}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -50,7 +51,8 @@ class StubTeacher:
         return {"fitted_on": list(self.fitted_on)}
 
 
-def moving_square_video(vid: str, n: int = 24, h: int = 64, w: int = 96, speed: int = 2, seed: int = 0) -> Video:
+def moving_square_video(vid: str, n: int = 24, h: int = 64, w: int = 96, speed: int = 2,
+                        seed: int = 0) -> Video:
     rng = np.random.default_rng(seed)
     frames = np.full((n, h, w), 90, np.uint8) + rng.integers(0, 6, (n, h, w), dtype=np.uint8)
     for t in range(n):
@@ -65,7 +67,8 @@ def stub_ctx(tmp_path, teacher=None) -> RunContext:
 
 
 def train_split(n_videos: int = 2) -> Split:
-    return Split("toy", "train", [moving_square_video(f"{i:02d}", speed=1 + i, seed=i) for i in range(n_videos)])
+    return Split("toy", "train",
+                 [moving_square_video(f"{i:02d}", speed=1 + i, seed=i) for i in range(n_videos)])
 
 
 # --------------------------------------------------------------------------- architecture
@@ -118,7 +121,8 @@ def test_registered_cpu_students_run_untrained():
 def test_a_discriminator_step_lowers_its_loss_on_a_fixed_batch():
     torch.manual_seed(0)
     d = MapDiscriminator((1, 4, 16))
-    real = {"1x1": torch.rand(16, 1, 1) + 1.0, "4x4": torch.rand(16, 4, 4) + 0.5, "16x16": torch.rand(16, 16, 16)}
+    real = {"1x1": torch.rand(16, 1, 1) + 1.0, "4x4": torch.rand(16, 4, 4) + 0.5,
+            "16x16": torch.rand(16, 16, 16)}
     fake = {k: torch.zeros_like(v) for k, v in real.items()}
     opt = torch.optim.Adam(d.parameters(), lr=1e-2)
 
@@ -138,10 +142,9 @@ def test_a_discriminator_step_lowers_its_loss_on_a_fixed_batch():
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in d.parameters())
 
 
-@pytest.mark.parametrize(("lam", "flip", "balance"), [(0.0, False, False), (0.1, False, False), (0.1, True, False),
-                                                      (0.1, False, True)])
-def test_a_few_distillation_steps_lower_the_regression_loss(tmp_path, lam, flip, balance):
-    model = FastAED(**TINY, epochs=6, lr=3e-3, lam=lam, flip=flip, speed_balance=balance, targets="direct")
+@pytest.mark.parametrize("lam", [0.0, 0.1])
+def test_a_few_distillation_steps_lower_the_regression_loss(tmp_path, lam):
+    model = FastAED(**TINY, epochs=6, lr=3e-3, lam=lam, targets="direct")
     model.fit(train_split(), stub_ctx(tmp_path))
     kd = model.history["kd_loss"]
     assert len(kd) == 6 and kd[-1] < 0.7 * kd[0]
@@ -172,7 +175,7 @@ def test_crossfit_scores_each_video_with_a_teacher_that_never_saw_it(tmp_path):
 
     class Recorder(StubTeacher):
         def multiscale_maps(self, video):
-            seen.append([video.id] + self.fitted_on)
+            seen.append([video.id, *self.fitted_on])
             return super().multiscale_maps(video)
 
     model = FastAED(**TINY, epochs=1, folds=2, speedups=(2,))
@@ -190,7 +193,8 @@ def test_sped_up_clips_take_every_fth_frame_with_the_same_triplet_rule(tmp_path)
     model = FastAED(**TINY, offset=k, epochs=1, targets="direct", speedups=(f,))
     rows: list[np.ndarray] = []
     original = model._input
-    model._input = lambda allf, idx3: (rows.append(stack_input(allf, idx3)[:, :, 0, 0].copy()), original(allf, idx3))[1]
+    model._input = lambda allf, idx3: (rows.append(stack_input(allf, idx3)[:, :, 0, 0].copy()),
+                                       original(allf, idx3))[1]
     model.fit(Split("toy", "train", [video]), stub_ctx(tmp_path))
     seen = {tuple(int(v) for v in r) for r in np.concatenate(rows)}
     m = len(range(0, n, f))
@@ -206,7 +210,8 @@ def test_motion_flow_is_a_teacher_whose_maps_follow_the_motion(tmp_path):
     flow = vadbench.create_model("motion-flow", size=None)
     fast, slow = moving_square_video("fast", speed=6, seed=1), moving_square_video("slow", speed=1, seed=1)
     maps = flow.multiscale_maps(fast)
-    assert {k: v.shape for k, v in maps.items()} == {"1x1": (24, 1, 1), "4x4": (24, 4, 4), "16x16": (24, 16, 16)}
+    assert {k: v.shape for k, v in maps.items()} == {"1x1": (24, 1, 1), "4x4": (24, 4, 4),
+                                                     "16x16": (24, 16, 16)}
     np.testing.assert_allclose(maps["1x1"][:, 0, 0], maps["16x16"].max((1, 2)), rtol=1e-6)
     np.testing.assert_allclose(maps["4x4"].max((1, 2)), maps["16x16"].max((1, 2)), rtol=1e-6)
     assert np.median(maps["1x1"]) > 2 * np.median(flow.multiscale_maps(slow)["1x1"])
@@ -284,9 +289,7 @@ def test_colour_input_stacks_nine_channels_in_frame_order():
     assert x[0, :, 0, 0].tolist() == [1, 11, 21, 2, 12, 22, 3, 13, 23]
 
 
-@pytest.mark.parametrize("extra", [{}, {"fine_heads": 8}, {"scales": (16,), "score": "max"}, {"motion": True},
-                                   {"match_radius": 2, "stem_stride": 2},
-                                   {"motion": True, "color": True}])
+@pytest.mark.parametrize("extra", [{}, {"fine_heads": 8}, {"scales": (16,), "score": "max"}, {"color": True}])
 def test_inference_network_matches_the_training_network(extra):
     from vadbench_fastaed.model import to_input
 
@@ -299,13 +302,6 @@ def test_inference_network_matches_the_training_network(extra):
     assert list(out) == list(ref) or set(out) == set(ref)
     for k in ref:
         torch.testing.assert_close(out[k], ref[k], rtol=1e-4, atol=1e-5)
-
-
-def test_the_block_matching_speed_field_refuses_inputs_it_cannot_read():
-    with pytest.raises(ValueError, match="3 grayscale frames"):
-        StudentNet(in_ch=9, match_radius=2)
-    with pytest.raises(ValueError, match="stride-2 stage"):
-        StudentNet(widths=(8,), depth=0, scales=(1,), match_radius=2)
 
 
 def test_an_exported_fitted_student_gives_the_same_frame_scores_through_onnx_runtime(tmp_path):
@@ -325,27 +321,3 @@ def test_an_exported_fitted_student_gives_the_same_frame_scores_through_onnx_run
     got = OnnxHotPath(tmp_path / "student.onnx").run(batch)
     assert got.shape == expected.shape and np.ptp(expected) > 0
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
-
-
-def test_the_imitation_ceiling_rebuilds_the_frame_target_the_student_learns():
-    """``scripts/imitation_ceiling.py`` must score what a perfect student would: the mean over teachers
-    of the transformed 1x1 maps, which is also the mean-score mode's estimate of it."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).parents[1] / "plugins" / "fastaed" / "scripts" / "imitation_ceiling.py"
-    spec = importlib.util.spec_from_file_location("imitation_ceiling", path)
-    ceiling = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ceiling)
-
-    model = FastAED(**CONFIGS["fastaed-s"])
-    model.norm = {"teacher-attr": 2.5, "teacher-ae": 0.4}
-    rng = np.random.default_rng(0)
-    raw = {t: rng.gamma(2.0, 1.0, 30) for t in model.norm}
-    learnt = np.mean([model.transform(raw[t], t) for t in model.norm], 0)
-    rebuilt = ceiling.target_scores([[raw[t]] for t in model.norm], list(model.norm.values()))
-    np.testing.assert_allclose(rebuilt[0], learnt, rtol=1e-5)
-    # the oracle finds the normalisers that follow the better teacher
-    labels = [(raw["teacher-attr"] > 2.0).astype(int)]
-    best = ceiling.oracle([[raw["teacher-attr"]], [raw["teacher-ae"]]], labels, np.logspace(-3, 3, 7))
-    assert best["micro_s3"] > ceiling.frame_auc([raw["teacher-ae"]], labels, sigma=3)

@@ -5,7 +5,7 @@ import csv
 import numpy as np
 import pytest
 
-from vadbench.leaderboard import aggregate, write_leaderboard
+from vadbench.publish.leaderboard import aggregate, write_leaderboard
 
 MACHINE = {"cpu": "Test CPU 3000", "usable_cores": 2, "torch_threads": 2, "torch": "2.x"}
 

@@ -100,7 +100,7 @@ def test_local_weights_round_trip(tmp_path, one_torch_thread):
                                  min_side=0, **SMALL)
     torch.manual_seed(0)
     got = loaded.detect(x)
-    for a, b in zip(expected, got):
+    for a, b in zip(expected, got, strict=True):
         np.testing.assert_array_equal(a, b)
     sd, sd2 = det.model.state_dict(), loaded.model.state_dict()
     assert all(torch.equal(sd[k], sd2[k]) for k in sd)
@@ -110,7 +110,7 @@ def test_local_weights_round_trip(tmp_path, one_torch_thread):
 def test_weights_file_of_another_arch(tmp_path):
     torch.save({"not": torch.zeros(1)}, tmp_path / "other.pth")
     det = TorchvisionDetector("ssdlite320_mobilenet_v3_large", weights=str(tmp_path / "other.pth"))
-    with pytest.raises(RuntimeError, match="other.pth could not be loaded") as err:
+    with pytest.raises(RuntimeError, match=r"other\.pth could not be loaded") as err:
         det.detect(frames(t=1))
     assert "\n" not in str(err.value)
 
@@ -142,7 +142,8 @@ def test_no_network(monkeypatch):
         det.detect(frames(t=1))
     message = str(err.value)
     assert "\n" not in message and "weights=None" in message and "local weights file" in message
-    assert TorchvisionDetector("ssdlite320_mobilenet_v3_large", weights="COCO_V1").config["weights"] == "COCO_V1"
+    det = TorchvisionDetector("ssdlite320_mobilenet_v3_large", weights="COCO_V1")
+    assert det.config["weights"] == "COCO_V1"
 
 
 def test_config_and_repr():
@@ -174,7 +175,8 @@ def test_model_settings_and_threads(one_torch_thread):
 
 def test_bad_input():
     det = TorchvisionDetector("ssdlite320_mobilenet_v3_large", weights=None)
-    for bad in (np.zeros((2, 8, 8), np.float32), np.zeros((8, 8), np.uint8), np.zeros((2, 8, 8, 4), np.uint8)):
+    for bad in (np.zeros((2, 8, 8), np.float32), np.zeros((8, 8), np.uint8),
+                np.zeros((2, 8, 8, 4), np.uint8)):
         with pytest.raises(ValueError, match="frames must be uint8"):
             det.detect(bad)
     with pytest.raises(ValueError, match="batch_size"):

@@ -49,12 +49,14 @@ def test_micro_with_conventions_equals_sklearn_on_processed_videos():
     assert got == pytest.approx(expected, abs=1e-12)
 
 
-@pytest.mark.parametrize("transform", [np.exp, np.arctan, lambda x: 7 * x ** 3 - 2, lambda x: np.floor(x * 100)])
+@pytest.mark.parametrize("transform",
+                         [np.exp, np.arctan, lambda x: 7 * x ** 3 - 2, lambda x: np.floor(x * 100)])
 def test_micro_is_invariant_to_monotone_transforms(transform):
     rng = np.random.default_rng(3)
     scores = [np.round(rng.uniform(-2, 2, n), 2) for n in (20, 15)]
     labels = [rng.integers(0, 2, s.size) for s in scores]
-    assert frame_auc([transform(s) for s in scores], labels) == pytest.approx(frame_auc(scores, labels), abs=1e-12)
+    assert frame_auc([transform(s) for s in scores], labels) == pytest.approx(frame_auc(scores, labels),
+                                                                              abs=1e-12)
 
 
 # Video 0 has AUC 0 (both anomalous frames score below the normal one); video 1 is all normal.
@@ -70,13 +72,14 @@ POLICY_LABELS = [[0, 1, 1], [0, 0]]
     ("pad", 5 / 6),
 ])
 def test_single_class_policies(policy, expected):
-    assert frame_auc(POLICY_SCORES, POLICY_LABELS, average="macro", single_class=policy) == pytest.approx(expected)
+    assert frame_auc(POLICY_SCORES, POLICY_LABELS, average="macro",
+                     single_class=policy) == pytest.approx(expected)
     # micro ignores the policy: 3 of 2*3 pairs right (0.2 and 0.4 beat 0.1; 0.4 beats 0.3)
     assert frame_auc(POLICY_SCORES, POLICY_LABELS, single_class=policy) == pytest.approx(3 / 6)
 
 
 def test_single_class_raise_names_the_video():
-    with pytest.raises(ValueError, match="'b'.*only normal"):
+    with pytest.raises(ValueError, match=r"'b'.*only normal"):
         frame_auc_details(POLICY_SCORES, POLICY_LABELS, average="macro", single_class="raise",
                           video_ids=["a", "b"])
 
@@ -90,7 +93,7 @@ def test_pad_is_strictly_outside_even_for_extreme_scores():
     scores = [[1e308, -1e308, 1e308]]
     labels = [[1, 1, 1]]
     # every real frame sits between the padded normal (-inf) and anomalous (+inf) frames
-    assert frame_auc(scores + [[0.0, 1.0]], labels + [[0, 1]], average="macro", single_class="pad") == 1.0
+    assert frame_auc([*scores, [0.0, 1.0]], [*labels, [0, 1]], average="macro", single_class="pad") == 1.0
 
 
 def test_smoothing_never_crosses_video_boundaries():
@@ -195,8 +198,9 @@ def test_evaluate_record_is_flat_json_and_complete():
     pred = [(0, 2, 0, 0, 9, 9, 0.9)]
     r = evaluate(SCORES, LABELS, video_ids=["a", "b", "c"], sigma=1.0, bootstrap=20, seed=3,
                  pred_regions=pred, gt_tracks=gt)
-    assert set(r) == {"micro_auc", "micro_auc_minmax", "macro_auc", "micro_auc_ci", "macro_auc_ci", "ap", "eer", "pauc_0.1", "rbdc",
-                      "tbdc", "n_videos", "n_frames", "macro_dropped", "conventions"}
+    assert set(r) == {"micro_auc", "micro_auc_minmax", "macro_auc", "micro_auc_ci", "macro_auc_ci", "ap",
+                      "eer", "pauc_0.1", "rbdc", "tbdc", "n_videos", "n_frames", "macro_dropped",
+                      "conventions"}
     json.dumps(r, allow_nan=False)
     for k in ("micro_auc", "macro_auc", "ap", "eer", "pauc_0.1", "rbdc", "tbdc"):
         assert type(r[k]) is float
@@ -205,7 +209,8 @@ def test_evaluate_record_is_flat_json_and_complete():
     assert (r["rbdc"], r["tbdc"]) == (1.0, 1.0)
     c = r["conventions"]
     assert c["sigma"] == 1.0 and c["bootstrap_n"] == 20 and c["bootstrap_seed"] == 3
-    assert "region_source" not in c and c["rbdc_num_frames"] == 10  # the runner records it, beside the metrics
+    # the runner records the region source, beside the metrics
+    assert "region_source" not in c and c["rbdc_num_frames"] == 10
     assert {"normalize", "skip_first", "single_class", "iou_threshold", "track_fraction", "max_fp_per_frame",
             "tracks_derived"} <= set(c)
     assert r["micro_auc"] == frame_auc(SCORES, LABELS, sigma=1.0)

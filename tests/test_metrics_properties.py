@@ -25,7 +25,8 @@ FAST = settings(max_examples=60, deadline=None, database=None)
 # scores drawn from a small grid so that ties are frequent
 score = st.integers(-20, 20).map(lambda i: i / 4)
 video = st.integers(1, 12).flatmap(
-    lambda n: st.tuples(st.lists(score, min_size=n, max_size=n), st.lists(st.integers(0, 1), min_size=n, max_size=n)))
+    lambda n: st.tuples(st.lists(score, min_size=n, max_size=n),
+                        st.lists(st.integers(0, 1), min_size=n, max_size=n)))
 videos = st.lists(video, min_size=1, max_size=6).map(lambda vs: ([np.array(s) for s, _ in vs],
                                                                  [np.array(y) for _, y in vs]))
 
@@ -63,7 +64,8 @@ def test_macro_bounds_and_video_order_invariance(data, policy, rnd):
     rnd.shuffle(order)
     shuffled = frame_auc([s[i] for i in order], [y[i] for i in order], average="macro", single_class=policy)
     assert shuffled == pytest.approx(auc, abs=1e-12)
-    assert frame_auc([s[i] for i in order], [y[i] for i in order]) == pytest.approx(frame_auc(s, y), abs=1e-12)
+    assert frame_auc([s[i] for i in order], [y[i] for i in order]) == pytest.approx(frame_auc(s, y),
+                                                                                    abs=1e-12)
 
 
 @FAST
@@ -71,7 +73,7 @@ def test_macro_bounds_and_video_order_invariance(data, policy, rnd):
 def test_conventions_act_per_video_and_curves_are_bounded(data, sigma, normalize, skip):
     s, y = data
     out, lab = prepare_scores(s, y, sigma=sigma, normalize=normalize, skip_first=skip)
-    for v, o, b in zip(s, out, lab):   # each video processed alone gives the same result
+    for v, o, b in zip(s, out, lab, strict=True):   # each video processed alone gives the same result
         alone, _ = prepare_scores([v], sigma=sigma, normalize=normalize, skip_first=skip)
         np.testing.assert_array_equal(alone[0], o)
         assert o.size == b.size == max(v.size - skip, 0)
@@ -116,7 +118,7 @@ def test_rbdc_tbdc_bounds_and_monotone_in_low_scored_additions(pred, gt, kw):
     # a prediction scored below all others only appends a point at the end of the sweep:
     # it can add a hit (area grows) or a false positive (area unchanged)
     for extra in [(0, 0, 0, 0, 40, 40, -1.0), (1, 3, 200, 200, 210, 210, -1.0)]:
-        r2, t2 = rbdc_tbdc(pred + [extra], gt, 2 * N_FRAMES, **kw)
+        r2, t2 = rbdc_tbdc([*pred, extra], gt, 2 * N_FRAMES, **kw)
         assert r2 >= r - 1e-12 and t2 >= t - 1e-12
 
 
@@ -125,7 +127,7 @@ def test_rbdc_tbdc_bounds_and_monotone_in_low_scored_additions(pred, gt, kw):
 @example(pred=[(0, 0, 0, 0, 0, 0, 0.0)] * 12 + [(0, 0, 0, 0, 0, 1, 0.0)], gt=[(0, 0, 0, 0, 0, 0, 10)],
          rnd=random.Random(0))   # FP count up to the axis end: exactly 1.0, not 0.999..
 def test_rbdc_tbdc_row_order_invariant_without_ties_and_perfect_on_top(pred, gt, rnd):
-    pred = [p[:6] + (p[6] + i * 1e-6,) for i, p in enumerate(pred)]   # distinct scores
+    pred = [(*p[:6], p[6] + i * 1e-6) for i, p in enumerate(pred)]   # distinct scores
     shuffled = pred[:]
     rnd.shuffle(shuffled)
     assert rbdc_tbdc(shuffled, gt, N_FRAMES) == rbdc_tbdc(pred, gt, N_FRAMES)

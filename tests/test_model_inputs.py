@@ -79,7 +79,8 @@ class _Boxes(_Diff):
 
     def score(self, video) -> Scores:
         s = super().score(video)
-        return Scores(frame=s.frame, regions=regions_from_maps(s.maps, video.source.frame(0, gray=True).shape))
+        return Scores(frame=s.frame,
+                      regions=regions_from_maps(s.maps, video.source.frame(0, gray=True).shape))
 
 
 class _FrameOnly(_Diff):
@@ -168,8 +169,10 @@ def test_bad_maps_or_regions_fail_the_cell_in_one_line_naming_model_and_video(ki
     (Scores(np.zeros(4), maps=np.full((4, 2, 2), np.inf)), "returned maps with 16 NaN or infinite values"),
     (Scores(np.zeros(4), regions=[[-1, 0, 0, 1, 1, 0.5]]), "returned 1 regions whose frame is outside 0..3"),
     (Scores(np.zeros(4), regions=[[4, 0, 0, 1, 1, 0.5]]), "returned 1 regions whose frame is outside 0..3"),
-    (Scores(np.zeros(4), regions=[[0, 0, 0, 1, 1, np.nan]]), "returned 1 regions with NaN or infinite values"),
-    (Scores(np.zeros(4), regions=[[0, 0, 3, 1, 1, 0.5]]), "returned 1 regions with x_max < x_min or y_max < y_min"),
+    (Scores(np.zeros(4), regions=[[0, 0, 0, 1, 1, np.nan]]),
+     "returned 1 regions with NaN or infinite values"),
+    (Scores(np.zeros(4), regions=[[0, 0, 3, 1, 1, 0.5]]),
+     "returned 1 regions with x_max < x_min or y_max < y_min"),
     (Scores(np.zeros(4), regions=[[0, 0, 0, 1, 1]]), "returned regions of shape (1, 5), not rows"),
 ])
 def test_as_scores_refuses_bad_maps_and_regions(result, message):
@@ -180,7 +183,8 @@ def test_as_scores_refuses_bad_maps_and_regions(result, message):
 
 
 def test_as_scores_keeps_good_maps_and_regions_as_given():
-    maps, regions = np.random.default_rng(0).random((4, 2, 2)).astype(np.float32), np.array([[3, 0, 0, 0, 0, 1.0]])
+    maps = np.random.default_rng(0).random((4, 2, 2)).astype(np.float32)
+    regions = np.array([[3, 0, 0, 0, 0, 1.0]])
     r = as_scores(Scores(np.arange(4), maps=maps, regions=regions), 4, "m")
     assert r.maps is maps and r.regions is regions  # values (and objects) untouched
     assert as_scores(Scores(np.zeros(2), regions=np.zeros((0, 6))), 2, "m").regions.shape == (0, 6)

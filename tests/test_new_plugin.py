@@ -1,4 +1,5 @@
-"""`vadbench new-plugin`: the scaffold installs with pip, is listed at once, and passes its own contract test."""
+"""`vadbench new-plugin`: the scaffold installs with pip, is listed at once, and passes its own contract
+test."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def test_scaffolded_plugin_installs_and_passes_its_contract_test(tmp_path):
     listed = subprocess.run([sys.executable, "-m", "vadbench.cli", "list", "models", "my-*"], env=env,
                             capture_output=True, text=True, check=False)
     assert listed.returncode == 0 and "my-comp" in listed.stdout, listed.stderr
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(out / "tests")],
-                           env=env, capture_output=True, text=True, check=False, cwd=tmp_path)
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            str(out / "tests")], env=env, capture_output=True, text=True, check=False,
+                           cwd=tmp_path)
     assert tests.returncode == 0 and "1 passed" in tests.stdout, tests.stdout + tests.stderr

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from vadbench.pareto import load_literature, pareto_front, plot_pareto
+from vadbench.publish.pareto import load_literature, pareto_front, plot_pareto
 
 
 @pytest.mark.parametrize("points, expected", [
@@ -78,13 +78,14 @@ def test_labels_of_clustered_points_do_not_overlap():
     from matplotlib.figure import Figure
     from matplotlib.text import Text
 
-    from vadbench.pareto import place_labels
+    from vadbench.publish.pareto import place_labels
 
     fig = Figure(figsize=(6, 4), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.set_xscale("log")
-    points = [(1000 + 15 * i, 84 + 0.3 * (i % 3), f"student-ablation-{i}") for i in range(6)] + [(10, 60, "far")]
+    points = [*((1000 + 15 * i, 84 + 0.3 * (i % 3), f"student-ablation-{i}") for i in range(6)),
+              (10, 60, "far")]
     ax.scatter([p[0] for p in points], [p[1] for p in points])
     texts = place_labels(fig, ax, points)
     fig.canvas.draw()

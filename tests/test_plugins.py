@@ -72,8 +72,8 @@ def _install_plugin(tmp_path: Path, hook: str) -> Path:
 
 def _vadbench(target: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-m", "vadbench.cli", *args], check=False, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "vadbench.cli", *args], check=False, env=env,
+                          capture_output=True, text=True, timeout=300)
 
 
 def test_third_party_plugin_is_listed_and_runs(tmp_path):

@@ -81,7 +81,8 @@ def test_result_keys_and_shapes(results):
         assert r["latency_ms_p95"] >= r["latency_ms_p50"] > 0
         assert r["e2e_frames"] == 8 and r["fps_e2e"] > 0 and r["peak_mem_mb"] >= 0
         p = r["protocol"]
-        assert p["interleaved"] is True and p["rounds"] == 3 and p["warmup"] == 1 and p["batch_sizes"] == [1, 2]
+        assert p["interleaved"] is True and p["rounds"] == 3 and p["warmup"] == 1
+        assert p["batch_sizes"] == [1, 2]
         assert p["device"] == "cpu" and p["threads"] == torch.get_num_threads()
         assert r["machine"]["torch"] == torch.__version__
     json.dumps(out, allow_nan=False)  # storable in a record as is
@@ -148,9 +149,10 @@ def test_profile_command_times_fitted_and_untrained_models_end_to_end(tmp_path, 
     from vadbench.cli import main
 
     out = tmp_path / "profile.json"
-    assert main(["profile", "motion-diff", "motion-flow", "--dataset", "synthetic", "--untrained", "motion-flow",
-                 "--results", str(tmp_path / "res"), "--videos", "1", "--rounds", "2", "--warmup", "1",
-                 "--batch-sizes", "1", "--e2e-rounds", "2", "--reference", "motion-diff", "--json", str(out)]) == 0
+    assert main(["profile", "motion-diff", "motion-flow", "--dataset", "synthetic", "--untrained",
+                 "motion-flow", "--results", str(tmp_path / "res"), "--videos", "1", "--rounds", "2",
+                 "--warmup", "1", "--batch-sizes", "1", "--e2e-rounds", "2", "--reference", "motion-diff",
+                 "--json", str(out)]) == 0
     records = {r["model"]: r for r in load_json(out)}
     assert set(records) == {"motion-diff", "motion-flow"}
     assert {r["protocol"]["e2e_rounds"] for r in records.values()} == {2}
@@ -188,7 +190,8 @@ def test_profile_counts_out_of_range_are_one_line_errors(option, value, message,
 
 
 def test_profile_on_a_gpu_builds_models_there_or_says_why_not():
-    """``--device cuda`` builds each model with its ``device`` setting; one without it is refused in one line."""
+    """``--device cuda`` builds each model with its ``device`` setting; one without it is refused in one
+    line."""
     from vadbench.cli import main
 
     with pytest.raises(SystemExit, match="--device gpu: not a device name"):
@@ -196,16 +199,17 @@ def test_profile_on_a_gpu_builds_models_there_or_says_why_not():
     if not torch.cuda.is_available():
         with pytest.raises(SystemExit, match="--device cuda: torch sees no CUDA device on this machine"):
             main(["profile", "fastaed-xs", "--device", "cuda"])
-    with pytest.raises(SystemExit, match="model motion-diff has no 'device' setting, so it cannot be timed on meta"):
+    with pytest.raises(SystemExit,
+                       match="model motion-diff has no 'device' setting, so it cannot be timed on meta"):
         main(["profile", "motion-diff", "--device", "meta"])
     pytest.importorskip("vadbench_fastaed", reason="the Fast-AED plugin is not installed")
-    from vadbench.cli import _on_device
+    from vadbench.commands.models import on_device
 
-    student = _on_device("fastaed-xs", "cpu")
+    student = on_device("fastaed-xs", "cpu")
     assert "device" not in student.config  # the default is not recorded: configurations keep their hashes
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device here to build the student on")
-    student = _on_device("fastaed-xs", "cuda", student.state_dict())
+    student = on_device("fastaed-xs", "cuda", student.state_dict())
     assert student.forward(student.example_input(4)).device.type == "cuda"
 
 
@@ -219,4 +223,5 @@ def test_profile_json_destination_is_checked_before_any_timing(tmp_path, capsys)
         main(["profile", "motion-diff", "--json", str(blocker / "profile.json")])
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == f"vadbench profile: error: argument --json: {blocker} is a file, so {blocker}/profile.json cannot be written"
+    assert err[-1] == (f"vadbench profile: error: argument --json: {blocker} is a file, so "
+                       f"{blocker}/profile.json cannot be written")

@@ -155,7 +155,8 @@ def test_a_cell_records_the_code_it_ran(tiny_run):
 
 
 def test_manifest_and_header_name_every_commit_behind_the_board(tiny_run, tmp_path):
-    """Records from two commits, one made before ``code`` was recorded: both commits, counted, and the unknown."""
+    """Records from two commits, one made before ``code`` was recorded: both commits, counted, and the
+    unknown."""
     suite = tmp_path / "tiny.toml"
     suite.write_text(SUITE)
     shutil.copytree(tiny_run / "res", tmp_path / "res")
@@ -178,15 +179,18 @@ def test_manifest_and_header_name_every_commit_behind_the_board(tiny_run, tmp_pa
     assert manifest["code_unknown"] == {"n_cells": 1, "cells": [cells[1]]}
     [code] = manifest["code"]
     assert code["n_cells"] == 3 and code["commits"] == [a, b] and cells[1] not in code["cells"]
-    header = [line for line in (boards / "synthetic.md").read_text().splitlines() if line.startswith("- Commit")]
+    header = [line for line in (boards / "synthetic.md").read_text().splitlines()
+              if line.startswith("- Commit")]
     assert header == ["- Commit: `aaaaaaa` (3 cells), `bbbbbbb+dirty` (1 cell)"]
 
     assert main(["leaderboard", "--results", str(tmp_path / "res"), "--out", str(tmp_path / "lb")]) == 0
-    assert "- Commit: `aaaaaaa` (3 cells), `bbbbbbb+dirty` (1 cell)" in (tmp_path / "lb" / "synthetic.md").read_text()
+    board = (tmp_path / "lb" / "synthetic.md").read_text()
+    assert "- Commit: `aaaaaaa` (3 cells), `bbbbbbb+dirty` (1 cell)" in board
 
 
 class _Student(vadbench.Model):
-    """Fits on a teacher fetched through the run context (as a distilled student), scores frame differences."""
+    """Fits on a teacher fetched through the run context (as a distilled student), scores frame
+    differences."""
 
     family = "student"
 
@@ -247,3 +251,30 @@ def test_a_students_record_names_its_teachers_package(tmp_path, monkeypatch):
     assert set(record["code"]) == {"vadbench", "prov_teachers", __name__.split(".")[0]}
     assert record["code"]["prov_teachers"] == source_hash(teacher_pkg)
     assert all(HEX12.fullmatch(h) for h in record["code"].values())
+
+
+def test_code_at_a_clean_commit_is_the_source_hash_of_that_commit(tmp_path):
+    """A record without ``code`` whose commit is clean gets back the hash its cell ran; a dirty one does
+    not."""
+    import subprocess
+
+    from vadbench.provenance import code_at_commit, source_hash
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    pkg = tmp_path / "plugins" / "mine" / "my_pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    first, then = git("rev-parse", "HEAD"), source_hash(pkg)
+    (pkg / "__init__.py").write_text("x = 2\n")  # edited afterwards, not committed
+    assert code_at_commit(tmp_path, first, {"my_pkg": "plugins/mine/my_pkg"}) == {"my_pkg": then}
+    assert then != source_hash(pkg)
+    with pytest.raises(ValueError, match="uncommitted"):
+        code_at_commit(tmp_path, first + "+dirty", {"my_pkg": "plugins/mine/my_pkg"})
+    with pytest.raises(ValueError, match="has no"):
+        code_at_commit(tmp_path, first, {"other": "plugins/other"})

@@ -30,12 +30,13 @@ STORES = sorted((REPO / "leaderboards" / "results").glob("*"))
 
 #: Means and stds over seeds in the CSV, and where a record keeps each value.
 AUCS = ("micro_auc", "macro_auc", "micro_auc_minmax")        # recomputed independently here
-STORED = ("rbdc", "tbdc")                                     # a record's stored value (no second region metric)
+STORED = ("rbdc", "tbdc")                                     # a record's stored value (no 2nd region metric)
 SPEEDS = ("fps_e2e", "fps_model_b1", "fps_model_best")        # record["speed"]
 OPTIONAL = {"micro_auc_minmax_mean", "micro_auc_minmax_std"}  # older CSVs do not have them yet
 PLAIN = ("rank", "model", "family", "config_hash", "dataset", "label_source", "n_seeds", "seeds", "n_failed",
          "status", "failed", "params", "gmacs", "config")
-CHECKED = set(PLAIN) | {f"{k}_{s}" for k in AUCS + STORED + SPEEDS + ("train_seconds",) for s in ("mean", "std")}
+CHECKED = set(PLAIN) | {f"{k}_{s}" for k in (*AUCS, *STORED, *SPEEDS, "train_seconds")
+                        for s in ("mean", "std")}
 
 
 # --------------------------------------------------------------------------- an independent frame-level AUC
@@ -76,7 +77,7 @@ def independent_aucs(scores: dict, videos, conventions: dict) -> dict:
         labels.append(y)
     y_all = np.concatenate(labels)
     per_video = []
-    for s, y in zip(smoothed, labels):
+    for s, y in zip(smoothed, labels, strict=True):
         if y.size == 0:
             continue
         if 0 < y.sum() < y.size:
@@ -119,7 +120,8 @@ def _dataset(ds: dict, tmp_path: Path, opened: dict):
     if key not in opened:
         options = dict(ds.get("options") or {})
         if ds["name"] == "synthetic":
-            opened[key] = vadbench.create_dataset("synthetic", cache_dir=str(tmp_path / "synthetic"), **options)
+            opened[key] = vadbench.create_dataset("synthetic", cache_dir=str(tmp_path / "synthetic"),
+                                                  **options)
         else:
             root = DATA / Path(ds["root"]).name
             if not root.exists():
@@ -191,7 +193,8 @@ def _plain_number(published: str, expected, where: str) -> None:
 
 
 def check_table(csv_path: Path, records: list[dict], recomputed: dict[str, dict]) -> None:
-    """Every column of the published CSV, rebuilt from the records (AUCs from the independent recomputation)."""
+    """Every column of the published CSV, rebuilt from the records (AUCs from the independent
+    recomputation)."""
     with open(csv_path, newline="") as f:
         reader = csv.DictReader(f)
         columns = list(reader.fieldnames or [])
@@ -224,20 +227,24 @@ def check_table(csv_path: Path, records: list[dict], recomputed: dict[str, dict]
         bad = [r for r in recs if r["status"] != "ok"]
         first = (ok or recs)[0]
         assert row["family"] == (first["model"].get("family") or ""), where
-        assert row["config"] == json.dumps(first["model"].get("config") or {}, sort_keys=True, default=str), where
+        config = json.dumps(first["model"].get("config") or {}, sort_keys=True, default=str)
+        assert row["config"] == config, where
         assert int(row["n_seeds"]) == len(ok) and int(row["n_failed"]) == len(bad), where
         assert row["seeds"] == " ".join(str(r["seed"]) for r in ok), where
-        assert row["failed"] == "; ".join(f"seed {r['seed']}: {r.get('error') or 'unknown error'}" for r in bad)
+        assert row["failed"] == "; ".join(f"seed {r['seed']}: {r.get('error') or 'unknown error'}"
+                                          for r in bad)
         assert row["status"] == ("ok" if ok else f"failed: {bad[0].get('error') or 'unknown error'}"), where
         for k in aucs:  # independently recomputed, for the records that carry the metric (as published)
-            _check_mean_std(row, k, [recomputed[r["cell"]][k] for r in ok if k in r["metrics"]], where, tol=1e-9)
+            _check_mean_std(row, k, [recomputed[r["cell"]][k] for r in ok if k in r["metrics"]], where,
+                            tol=1e-9)
         for k in STORED:
             _check_mean_std(row, k, [r["metrics"].get(k) for r in ok], where, tol=0.0)
         for k in SPEEDS:
             _check_mean_std(row, k, [(r.get("speed") or {}).get(k) for r in ok], where, tol=0.0)
         _check_mean_std(row, "train_seconds", [r.get("train_seconds") for r in ok], where, tol=0.0)
         for k in ("params", "gmacs"):
-            first_value = next((v for v in ((r.get("speed") or {}).get(k) for r in ok) if v is not None), None)
+            values = ((r.get("speed") or {}).get(k) for r in ok)
+            first_value = next((v for v in values if v is not None), None)
             _plain_number(row[k], first_value, f"{where} {k}")
 
 
@@ -257,7 +264,8 @@ def _table_block(lines: list[str]) -> list[str]:
 
 
 def test_readme_tables_are_the_published_ones():
-    """The README opens with the Ped2 table: it must be leaderboards/ped2.md's table, header and every row, in order."""
+    """The README opens with the Ped2 table: it must be leaderboards/ped2.md's table, header and every row,
+    in order."""
     readme = (REPO / "README.md").read_text()
     start, end = "<!-- ped2-table:start -->", "<!-- ped2-table:end -->"
     assert start in readme and end in readme

@@ -14,7 +14,8 @@ from vadbench.results import CellBusy, ResultsStore, cell_id
 
 
 def _record(cell, status="ok", **extra):
-    rec = {"cell": cell, "status": status, "seed": 0, "model": {"name": "m", "family": "baseline", "config": {}},
+    rec = {"cell": cell, "status": status, "seed": 0,
+           "model": {"name": "m", "family": "baseline", "config": {}},
            "dataset": {"name": "synthetic", "label_source": "masks"}, "metrics": {"micro_auc": 0.9}}
     rec.update(extra)
     return rec
@@ -116,8 +117,8 @@ def test_records_filter_by_dataset_and_status(store):
     bad = cell_id("m", "ped2", 1, {})
     other = cell_id("m", "avenue", 0, {})
     store.write(_record(ok, dataset={"name": "ped2"}), {"01": np.zeros(2)})
-    store.write(_record(bad, status="failed", error="ValueError: broken\nsecond line", dataset={"name": "ped2"}),
-                None)
+    store.write(_record(bad, status="failed", error="ValueError: broken\nsecond line",
+                        dataset={"name": "ped2"}), None)
     store.write(_record(other, dataset={"name": "avenue"}), {"01": np.zeros(2)})
     assert [r["cell"] for r in store.records(dataset="ped2")] == [ok, bad]
     [failed] = store.records(status="failed")

@@ -58,19 +58,19 @@ def test_run_writes_records_leaderboard_and_pareto(tmp_path, suite_file):
 
 
 def test_a_shipped_suite_skips_models_no_plugin_registers(capsys):
-    from vadbench.cli import _installed_part
+    from vadbench.commands.run import installed_part
     from vadbench.suites import HERE, load_suite
 
     suite = load_suite("synthetic")
     suite["models"] = [*suite["models"], {"name": "not-installed-model"}]
-    kept = _installed_part(suite)
+    kept = installed_part(suite)
     assert "not-installed-model" not in [m["name"] for m in kept["models"]]
     assert [m["name"] for m in kept["models"]] == [m["name"] for m in load_suite("synthetic")["models"]]
     assert "skipping not-installed-model: not installed" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="none of its models is installed"):
-        _installed_part({**suite, "models": [{"name": "not-installed-model"}]})
+        installed_part({**suite, "models": [{"name": "not-installed-model"}]})
     own = {**suite, "file": "/somewhere/else/mine.toml"}  # a user's suite is taken as written
-    assert _installed_part(own) is own and HERE.is_dir()
+    assert installed_part(own) is own and HERE.is_dir()
 
 
 def test_rerun_computes_only_missing_cells(tmp_path, suite_file):
@@ -175,7 +175,8 @@ def test_a_student_runs_again_when_its_teacher_changed(tmp_path):
     assert path.stat().st_mtime_ns == mtime
     assert STUDENT_FITS == [1, 2]  # refitted, not reloaded from the model cache
     [deps] = (tmp_path / "res" / "models").glob("toy-student*.deps.json")
-    deps.write_text("{not json")  # damaged: the cached fit counts as stale, as a damaged record counts as missing
+    # damaged: the cached fit counts as stale, as a damaged record counts as missing
+    deps.write_text("{not json")
     path.unlink()
     with extra_models(**{"toy-teacher": _TeacherChanged, "toy-student": _Student}):
         assert _run(tmp_path, suite) == 0
@@ -194,7 +195,8 @@ def test_per_video_breakdown_of_stored_cells(tmp_path, suite_file, capsys):
     assert main(["eval", "--results", str(tmp_path / "res"), "--per-video", "motion-diff*"]) == 0
     out = capsys.readouterr().out
     table = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| video")]
-    assert out.startswith("motion-diff__synthetic__s0") and len(table) == 3  # one row per synthetic test video
+    # one row per synthetic test video
+    assert out.startswith("motion-diff__synthetic__s0") and len(table) == 3
     assert main(["eval", "--results", str(tmp_path / "res"), "--per-video", "no-such-model*"]) == 2
     assert "no finished cell matches 'no-such-model*'" in capsys.readouterr().err
 
@@ -267,8 +269,8 @@ def test_curves_draw_a_threshold_calibrated_on_training_frames(tmp_path, suite_f
     assert _run(tmp_path, suite_file) == 0
     capsys.readouterr()
     out = tmp_path / "curves"
-    assert main(["curves", "--results", str(tmp_path / "res"), "--dataset", "synthetic", "--models", "motion-diff",
-                 "--videos", "01", "--out", str(out), "--false-alarm-rate", "0.05"]) == 0
+    assert main(["curves", "--results", str(tmp_path / "res"), "--dataset", "synthetic", "--models",
+                 "motion-diff", "--videos", "01", "--out", str(out), "--false-alarm-rate", "0.05"]) == 0
     said = capsys.readouterr().err
     printed = float(said.split("motion-diff: threshold ")[1].split()[0])
     [record] = [r for r in ResultsStore(tmp_path / "res").records() if r["model"]["name"] == "motion-diff"]
@@ -276,20 +278,23 @@ def test_curves_draw_a_threshold_calibrated_on_training_frames(tmp_path, suite_f
                          cache_dir=tmp_path / "res" / "cache").train
     expected = calibrate_threshold(vadbench.create_model("motion-diff"), train, 0.05, sigma=3)
     assert printed == pytest.approx(expected, rel=1e-5)
-    assert expected != pytest.approx(calibrate_threshold(vadbench.create_model("motion-diff"), train, 0.05), rel=1e-3)
+    in_sample = calibrate_threshold(vadbench.create_model("motion-diff"), train, 0.05)
+    assert expected != pytest.approx(in_sample, rel=1e-3)
     assert out.with_suffix(".png").stat().st_size > 0
 
 
 def test_run_writes_the_reproduction_table_of_models_that_name_a_published_method(tmp_path):
     suite = tmp_path / "tiny.toml"
-    suite.write_text(SUITE.replace('name = "motion-diff"\n', 'name = "motion-diff"\n'
-                                   'reproduces = "Sparse combination (Lu et al.)"\ndeviation = "not the method"\n'))
+    suite.write_text(SUITE.replace('name = "motion-diff"\n',
+                                   'name = "motion-diff"\nreproduces = "Sparse combination (Lu et al.)"\n'
+                                   'deviation = "not the method"\n'))
     assert _run(tmp_path, suite) == 0
     table = (tmp_path / "res" / "leaderboards" / "synthetic_reproduction.md").read_text()
     [row] = [line for line in table.splitlines() if line.startswith("| motion-diff")]
     cells = [c.strip() for c in row.strip("|").split("|")]
     record = next(r for r in ResultsStore(tmp_path / "res").records() if r["model"]["name"] == "motion-diff")
-    assert cells[1] == "Sparse combination (Lu et al.)" and cells[3] == f"{100 * record['metrics']['micro_auc']:.1f}"
+    assert cells[1] == "Sparse combination (Lu et al.)"
+    assert cells[3] == f"{100 * record['metrics']['micro_auc']:.1f}"
     assert cells[7:11] == ["—"] * 4  # no published synthetic figures
     assert cells[12].startswith("150 (") and cells[13] == "not the method"
     assert "motion-flow" not in table
@@ -315,8 +320,9 @@ def test_git_commit_marks_uncommitted_code(tmp_path):
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     assert git_commit(tmp_path) is None  # not a checkout
-    run = lambda *a: subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *a], cwd=tmp_path,
-                                    check=True, capture_output=True)
+    def run(*a: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *a], cwd=tmp_path,
+                              check=True, capture_output=True)
     run("init", "-q")
     (tmp_path / "vadbench").mkdir()
     (tmp_path / "vadbench" / "m.py").write_text("x = 1\n")

@@ -9,8 +9,8 @@ import pytest
 
 from vadbench.cli import main
 from vadbench.errors import DataError
-from vadbench.leaderboard import write_leaderboard
 from vadbench.names import UnsafeNameError, safe_name
+from vadbench.publish.leaderboard import write_leaderboard
 from vadbench.results import ResultsStore, cell_id
 
 UNSAFE = ["../x", "../../x", "..", ".", ".hidden", "a/b", "a\\b", "/abs", "", "a..b", "x y", "x" * 201]
@@ -56,7 +56,8 @@ def test_cli_refuses_an_unsafe_name_before_writing(argv, tmp_path, capsys):
 def _plant(results, dataset, model="motion-diff"):
     """A record file written by hand (the store's own ``write`` refuses unsafe names)."""
     cell = f"{model.replace('/', '_').replace('.', '_')}__planted__s0__00000000"
-    rec = {"cell": cell, "status": "ok", "seed": 0, "model": {"name": model, "family": "baseline", "config": {}},
+    rec = {"cell": cell, "status": "ok", "seed": 0,
+           "model": {"name": model, "family": "baseline", "config": {}},
            "dataset": {"name": dataset}, "metrics": {"micro_auc": 0.9, "macro_auc": 0.9},
            "scores_file": None}
     path = results / "records" / f"{cell}.json"
@@ -70,8 +71,9 @@ def test_leaderboard_refuses_a_record_with_an_unsafe_name(dataset, model, tmp_pa
     results, out = tmp_path / "a" / "results", tmp_path / "a" / "out"
     store = ResultsStore(results)
     good = cell_id("motion-diff", "synthetic", 1, {})
-    store.write({"cell": good, "status": "ok", "model": {"name": "motion-diff"}, "dataset": {"name": "synthetic"},
-                 "seed": 1, "metrics": {"micro_auc": 0.8, "macro_auc": 0.8}}, {"01": np.zeros(3)})
+    store.write({"cell": good, "status": "ok", "model": {"name": "motion-diff"},
+                 "dataset": {"name": "synthetic"}, "seed": 1,
+                 "metrics": {"micro_auc": 0.8, "macro_auc": 0.8}}, {"01": np.zeros(3)})
     planted = _plant(results, dataset, model)
     before = _files(tmp_path)
     capsys.readouterr()

@@ -19,6 +19,7 @@ from vadbench.cli import main
 from vadbench.contract import TINY
 from vadbench.data.builtin import CONVENTIONS
 from vadbench.data.synthetic import generate
+from vadbench.errors import VadbenchError
 from vadbench.results import ResultsStore
 from vadbench.suites import list_suites, load_suite, suite_cells
 
@@ -51,7 +52,19 @@ def test_suite_loads_names_registered_models_and_expands_seeds_outer(name):
         assert c.dataset_options == suite.get("dataset_options", {})
         assert c.profile == suite.get("profile", {})
     quick = suite_cells(suite, quick=True)
-    assert [c.model for c in quick] == names and {c.seed for c in quick} == {suite["seeds"][0]}
+    headline = suite.get("quick", {}).get("models")
+    assert [c.model for c in quick] == [n for n in names if not headline or n in headline]
+    assert {c.seed for c in quick} == {suite["seeds"][0]}
+    if headline:  # the headline models in their full configurations: the full suite's first-seed cells
+        first = {c.model: c for c in cells if c.seed == suite["seeds"][0]}
+        assert all(c == first[c.model] for c in quick)
+
+
+def test_a_quick_table_naming_a_model_the_suite_lacks_is_refused(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('dataset = "synthetic"\n[quick]\nmodels = ["nope"]\n[[models]]\nname = "motion-diff"\n')
+    with pytest.raises(VadbenchError, match=r"mine\.toml.*nope"):
+        suite_cells(load_suite(str(path)), quick=True)
 
 
 @pytest.mark.parametrize("name", ["avenue", "shanghaitech"])
@@ -63,7 +76,8 @@ def test_new_suites_match_the_ped2_suite(name):
     assert suite["profile"] == ped2["profile"]
     cells = suite_cells(suite)
     trained = sum(m.get("trained", True) for m in suite["models"])
-    assert trained == 23 and len(cells) == 3 * trained + 2  # trained models at seeds 0, 1, 2; motion ones once
+    # trained models at seeds 0, 1, 2; motion ones once
+    assert trained == 24 and len(cells) == 3 * trained + 2
     assert [c.model for c in cells[:2]] == ["motion-diff", "motion-flow"]
     assert cells[2 + trained - 1].seed == 0 and cells[2 + trained].seed == 1
 
@@ -112,10 +126,10 @@ SHT_TRAIN, SHT_TEST = ("01_001", "02_001"), ("01_0014", "02_0128")
 def write_standin(name: str, root: Path, clips: dict) -> Path:
     if name == "avenue":
         return write_avenue(root, clips["train"], clips["test"], clips["masks"])
-    return write_shanghaitech(root, train=dict(zip(SHT_TRAIN, clips["train"])),
-                              test=dict(zip(SHT_TEST, clips["test"])),
-                              labels=dict(zip(SHT_TEST, clips["labels"])),
-                              masks=dict(zip(SHT_TEST, clips["masks"])))
+    return write_shanghaitech(root, train=dict(zip(SHT_TRAIN, clips["train"], strict=True)),
+                              test=dict(zip(SHT_TEST, clips["test"], strict=True)),
+                              labels=dict(zip(SHT_TEST, clips["labels"], strict=True)),
+                              masks=dict(zip(SHT_TEST, clips["masks"], strict=True)))
 
 
 def standin_suite(name: str, path: Path) -> Path:

@@ -68,8 +68,10 @@ def test_layout_and_counts(small):
     labels = json.loads((small / "labels" / "frame_labels.json").read_text())
     assert sorted(labels) == test_ids
     for vid in test_ids:
-        assert [p.name for p in sorted((small / "testing" / "frames" / vid).iterdir())] == [n + ".jpg" for n in names]
-        assert [p.name for p in sorted((small / "testing" / "gt_masks" / vid).iterdir())] == [n + ".png" for n in names]
+        frames = sorted((small / "testing" / "frames" / vid).iterdir())
+        masks = sorted((small / "testing" / "gt_masks" / vid).iterdir())
+        assert [p.name for p in frames] == [n + ".jpg" for n in names]
+        assert [p.name for p in masks] == [n + ".png" for n in names]
         assert (small / "testing" / "tracks" / f"{vid}.txt").is_file()
         assert len(labels[vid]) == T
     img = cv2.imread(str(small / "testing" / "frames" / "01" / "000.jpg"), cv2.IMREAD_UNCHANGED)

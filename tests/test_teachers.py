@@ -1,4 +1,5 @@
-"""The object-centric teachers (plugins/teachers) on small synthetic arrays: detector, maps, teachers, state."""
+"""The object-centric teachers (plugins/teachers) on small synthetic arrays: detector, maps, teachers,
+state."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ teachers = pytest.importorskip("vadbench_teachers")
 from vadbench_teachers.ae import AutoencoderTeacher
 from vadbench_teachers.attr import AttributeTeacher
 from vadbench_teachers.base import smooth_along_tracks, with_context
-from vadbench_teachers.detector import BackgroundDetector, box_iou, merge_boxes
+from vadbench_teachers.detector import BackgroundDetector, merge_boxes
 from vadbench_teachers.maps import box_maps, rasterize
 from vadbench_teachers.ssl import IRREGULAR, SequenceTeacher
 from vadbench_teachers.tracker import IoUTracker
@@ -22,6 +23,7 @@ from vadbench import RunContext
 from vadbench.data.frames import FrameSource
 from vadbench.data.video import Split, Video
 from vadbench.maps import pool_maps
+from vadbench.metrics import box_iou
 
 H, W = 60, 96
 
@@ -40,7 +42,7 @@ def walkers(seed: int, n: int = 40, speeds=(1.0, -1.0, 1.0), fast: float | None 
     rows = [12, 28, 44]
     starts = rng.uniform(10, W - 20, len(speeds))
     for t in range(n):
-        for r, s, x0 in zip(rows, speeds, starts):
+        for r, s, x0 in zip(rows, speeds, starts, strict=False):  # as many walkers as speeds (at most 3)
             x = round((x0 + s * t) % (W - 6))
             frames[t, r:r + 10, x:x + 5] = 40
         if fast is not None and t >= fast_from:
@@ -82,7 +84,7 @@ def test_detector_fitted_background_and_state_round_trip():
     other.load_state_dict(det.state_dict())
     frames = walkers(5)
     a, b = det.detect_video(frames), other.detect_video(frames)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert np.mean([len(x) for x in a]) >= 2.5  # the three walkers
 
 
@@ -129,7 +131,7 @@ def test_pooling_by_hand_and_box_maps_agree_with_rasterized_pooling():
                           np.minimum(y0 + rng.integers(0, 40, n), h - 1)], 1)
             boxes.append(b)
             scores.append(rng.uniform(0.1, 5, n))
-        full = np.stack([rasterize(b, s, h, w) for b, s in zip(boxes, scores)])
+        full = np.stack([rasterize(b, s, h, w) for b, s in zip(boxes, scores, strict=True)])
         ref = pool_maps(full, (1, 4, 16))
         for k in (1, 4, 16):
             assert np.allclose(box_maps(boxes, scores, (h, w), k), ref[f"{k}x{k}"])
@@ -276,16 +278,17 @@ def test_log1p_frame_score_is_log1p_of_the_largest_object_score(fitted):
 # -- teachers on the boxes of a detections file ------------------------------------------------
 
 
-def test_a_teacher_on_a_detections_file_scores_the_fast_object_above_its_walkers(tmp_path):
+@pytest.mark.parametrize("name", ["teacher-attr-boxes", "teacher-kin-boxes"])
+def test_a_teacher_on_a_detections_file_scores_the_fast_object_above_its_walkers(tmp_path, name):
     """The synthetic dataset's detections file (every pedestrian and every anomalous object, boxed)
-    feeds teacher-attr-boxes: its regions are the file's boxes, and the cyclist or runner outscores
+    feeds the teacher: its regions are the file's boxes, and the cyclist or runner outscores
     the walkers of its own video."""
     import json
 
     import vadbench
 
     ds = vadbench.create_dataset("synthetic", seed=0, cache_dir=tmp_path, n_train=3, n_test=3, n_frames=60)
-    teacher = vadbench.create_model("teacher-attr-boxes")
+    teacher = vadbench.create_model(name)
     teacher.fit(ds.train, RunContext(cache_dir=tmp_path, seed=0))
     events = json.loads((ds.root / "labels" / "events.json").read_text())
     fast_videos = [v for v in ds.test if any(e["kind"] in ("cyclist", "running") for e in events[v.id])]
@@ -325,8 +328,9 @@ def test_a_precomputed_teacher_hot_path_takes_frames_and_boxes_and_names_its_det
 
 
 def test_teachers_on_boxes_run_on_the_avenue_layout_with_a_detections_folder(tmp_path):
-    """The Avenue path: MJPG videos decoded by OpenCV, boxes mapped by the per-video frame counts of the videos
-    found, teacher-attr-boxes fitted on them, the anomalous test frames ranked above the normal ones."""
+    """The Avenue path: MJPG videos decoded by OpenCV, boxes mapped by the per-video frame counts of the
+    videos found, teacher-attr-boxes fitted on them, the anomalous test frames ranked above the normal
+    ones."""
     import shutil
 
     from conftest import write_avenue
@@ -337,12 +341,12 @@ def test_teachers_on_boxes_run_on_the_avenue_layout_with_a_detections_folder(tmp
     syn = vadbench.create_dataset("synthetic", seed=0, cache_dir=tmp_path / "cache", n_train=3, n_test=2,
                                   n_frames=60)
     masks = [v.masks().astype(np.uint8) for v in syn.test]
-    root = write_avenue(tmp_path / "avenue", [v.read() for v in syn.train], [v.read() for v in syn.test], masks,
-                        size=(240, 160))
+    root = write_avenue(tmp_path / "avenue", [v.read() for v in syn.train], [v.read() for v in syn.test],
+                        masks, size=(240, 160))
     shutil.copytree(syn.root / "detections", root / "detections")
     ds = vadbench.create_dataset("avenue", root=root)
     assert ds.detections == str(root / "detections") and [v.id for v in ds.test] == ["01", "02"]
-    for mine, theirs in zip(ds.test, syn.test):
+    for mine, theirs in zip(ds.test, syn.test, strict=True):
         assert np.array_equal(mine.detections(), theirs.detections())
     teacher = vadbench.create_model("teacher-attr-boxes")
     teacher.fit(ds.train, RunContext(cache_dir=tmp_path, seed=0))

@@ -16,7 +16,8 @@ from vadbench.watch import cached_fold_models, calibrate_threshold, describe_cal
 
 
 class NearestMean(Model):
-    """kNN-like: memorises its training frames' mean intensities; a frame scores its distance to the nearest."""
+    """kNN-like: memorises its training frames' mean intensities; a frame scores its distance to the
+    nearest."""
 
     name = "toy-nearest"
 
@@ -53,7 +54,8 @@ class Student(Model):
 
 def _videos(n_videos: int, n_frames: int = 30, seed: int = 0) -> Split:
     rng = np.random.default_rng(seed)
-    videos = [Video(f"{i:02d}", FrameSource.from_array(rng.integers(0, 256, (n_frames, 6, 6), dtype=np.uint8)))
+    videos = [Video(f"{i:02d}",
+                    FrameSource.from_array(rng.integers(0, 256, (n_frames, 6, 6), dtype=np.uint8)))
               for i in range(n_videos)]
     return Split("toy", "train", videos)
 
@@ -72,14 +74,17 @@ def test_a_memorising_model_gets_a_zero_threshold_in_sample_and_a_working_one_he
     train, rate = _videos(6), 0.1
     inside = NearestMean()
     inside.fit(train, None)
-    assert calibrate_threshold(inside, train, rate) == 0.0  # every training frame is its own nearest neighbour
+    # every training frame is its own nearest neighbour
+    assert calibrate_threshold(inside, train, rate) == 0.0
 
     threshold, info = held_out_threshold(NearestMean, train, rate, folds=folds)
     assert threshold > 0
     held = _held_out_scores(train, folds)
     assert abs(np.mean(held > threshold) - rate) <= 0.02
-    assert info == {"method": "held-out training videos", "folds": folds, "frames": 180, "false_alarm_rate": rate}
-    assert describe_calibration(info) == f"alert threshold: 10% of held-out training frames above ({folds} folds)"
+    assert info == {"method": "held-out training videos", "folds": folds, "frames": 180,
+                    "false_alarm_rate": rate}
+    assert describe_calibration(info) == (
+        f"alert threshold: 10% of held-out training frames above ({folds} folds)")
 
 
 def test_held_out_scores_are_smoothed_per_video_as_the_curves_are():
@@ -88,14 +93,16 @@ def test_held_out_scores_are_smoothed_per_video_as_the_curves_are():
     train = _videos(4)
     plain = _held_out_scores(train, 2)
     smoothed = np.concatenate([gaussian_filter1d(s, 3.0) for s in np.split(plain, 4)])
-    assert held_out_threshold(NearestMean, train, 0.05, sigma=3)[0] == pytest.approx(np.quantile(smoothed, 0.95))
+    threshold = held_out_threshold(NearestMean, train, 0.05, sigma=3)[0]
+    assert threshold == pytest.approx(np.quantile(smoothed, 0.95))
 
 
 def test_one_training_video_falls_back_to_the_in_sample_quantile_and_says_so():
     train = _videos(1)
     threshold, info = held_out_threshold(NearestMean, train, 0.1)
     assert threshold == 0.0
-    assert info == {"method": "in-sample (one training video)", "folds": 1, "frames": 30, "false_alarm_rate": 0.1}
+    assert info == {"method": "in-sample (one training video)", "folds": 1, "frames": 30,
+                    "false_alarm_rate": 0.1}
     assert "in sample" in describe_calibration(info)
 
 
@@ -168,7 +175,8 @@ def test_watch_summary_names_how_the_threshold_was_calibrated(tmp_path, capsys):
 
     frames = tiny_dataset(tmp_path).test[0].read()[:12]
     src = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), 25, (frames.shape[2], frames.shape[1]))
+    writer = cv2.VideoWriter(str(src), cv2.VideoWriter_fourcc(*"MJPG"), 25,
+                             (frames.shape[2], frames.shape[1]))
     for f in frames:
         writer.write(f)
     writer.release()

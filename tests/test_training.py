@@ -17,7 +17,8 @@ def _least_squares(schedule, rng):
         i = torch.as_tensor(idx)
         return ((w * x[i] - 3 * x[i]) ** 2).mean()
 
-    history = train_epochs([w], loss_of, n_items=50, epochs=30, batch_size=8, lr=0.2, rng=rng, schedule=schedule)
+    history = train_epochs([w], loss_of, n_items=50, epochs=30, batch_size=8, lr=0.2, rng=rng,
+                           schedule=schedule)
     return float(w.detach()), history, seen
 
 

@@ -7,8 +7,8 @@ True
 
 from __future__ import annotations
 
+from .hookspecs import hookimpl
 from .model import Model, RunContext, Scores, drop_late_defaults
-from .plugins import hookimpl
 
 __version__ = "0.1.0"
 

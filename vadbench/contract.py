@@ -14,24 +14,23 @@ from pathlib import Path
 
 import numpy as np
 
+from .data.load import open_dataset
 from .errors import PluginError
+from .fit_cache import ModelCache
 from .model import FAMILIES, as_scores
 from .plugins import model_registry
+from .profile import profile_models
+from .results import ResultsStore
 
 TINY = {"n_train": 2, "n_test": 2, "n_frames": 32, "width": 160, "height": 112}
 
 
 def tiny_dataset(workdir: str | Path):
     """The tiny synthetic dataset the contract is checked on (generated once under ``workdir``)."""
-    from .runner import open_dataset
-
     return open_dataset("synthetic", TINY, cache_dir=Path(workdir) / "cache")
 
 
 def _fit(name: str, dataset, store_dir: Path):
-    from .results import ResultsStore
-    from .runner import ModelCache
-
     cache = ModelCache(ResultsStore(store_dir), dataset, seed=0, device="cpu")
     return cache.get(name, model_registry().entry(name).quick)[0]
 
@@ -47,8 +46,6 @@ def check_model(name: str, workdir: str | Path, dataset=None) -> dict:
 
     Returns the profile record of the fitted model.
     """
-    from .profile import profile_models
-
     workdir = Path(workdir)
     dataset = dataset or tiny_dataset(workdir)
 
@@ -66,7 +63,8 @@ def check_model(name: str, workdir: str | Path, dataset=None) -> dict:
     reloaded = _fit(name, dataset, workdir / f"{name}-a")
     for video, a, b in zip(dataset.test, first, _scores(reloaded, dataset), strict=True):
         if not np.allclose(a, b, rtol=1e-5, atol=1e-6):
-            raise PluginError(f"model {name}: reloaded from its state_dict, it scores video {video.id} differently")
+            raise PluginError(
+                f"model {name}: reloaded from its state_dict, it scores video {video.id} differently")
     again = _fit(name, dataset, workdir / f"{name}-b")
     for video, a, b in zip(dataset.test, first, _scores(again, dataset), strict=True):
         if not np.array_equal(a, b):

@@ -40,3 +40,13 @@ class UnknownNameError(VadbenchError, KeyError):
 
 class PluginError(VadbenchError):
     """A plugin is malformed (misspelt hook, bad registration) or broke its contract."""
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message``, at most 300 characters: how a failed cell records its error.
+
+    >>> one_line(ValueError("bad value\\nmore detail"))
+    'ValueError: bad value'
+    """
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]

@@ -23,8 +23,8 @@ def _torch_hot_path(model):
 
     batch = model.example_input(2)
     if not isinstance(batch, torch.Tensor):
-        raise PluginError(f"model {model.name}: its forward takes {type(batch).__name__}, not a torch tensor; "
-                          "only torch hot paths export to ONNX")
+        raise PluginError(f"model {model.name}: its forward takes {type(batch).__name__}, not a torch "
+                          "tensor; only torch hot paths export to ONNX")
 
     class HotPath(torch.nn.Module):
         def __init__(self, inner):
@@ -54,13 +54,15 @@ def export_onnx(model, path: str | Path, *, atol: float = 1e-4, rtol: float = 1e
     program = torch.onnx.export(module, (batch,), dynamo=True, verbose=False, input_names=["frames"],
                                 output_names=["scores"], dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
     buf = io.BytesIO()
-    program.save(buf)
+    # dynamo=True always returns a program, and its save() writes to a file object as well as to a path
+    program.save(buf)  # type: ignore[union-attr, arg-type]
     atomic_write_bytes(path, buf.getvalue())
     got = OnnxHotPath(path).run(batch.numpy())
     error = float(np.max(np.abs(got - expected))) if expected.size else 0.0
     if not np.allclose(got, expected, atol=atol, rtol=rtol):
         Path(path).unlink()
-        raise PluginError(f"model {model.name}: ONNX Runtime differs from torch by {error:.3g}; export discarded")
+        raise PluginError(
+            f"model {model.name}: ONNX Runtime differs from torch by {error:.3g}; export discarded")
     return {"path": str(path), "max_abs_error": error, "batch": list(batch.shape)}
 
 
@@ -84,7 +86,8 @@ class OnnxHotPath:
 
 
 _ONNX_TYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(float16)": "float16",
-               "tensor(uint8)": "uint8", "tensor(int8)": "int8", "tensor(int32)": "int32", "tensor(int64)": "int64"}
+               "tensor(uint8)": "uint8", "tensor(int8)": "int8", "tensor(int32)": "int32",
+               "tensor(int64)": "int64"}
 
 
 def onnx_twin(model, path: str | Path):

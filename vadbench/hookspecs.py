@@ -17,6 +17,8 @@ from __future__ import annotations
 import pluggy
 
 hookspec = pluggy.HookspecMarker("vadbench")
+#: The decorator of a plugin's hook implementations (``vadbench.hookimpl``).
+hookimpl = pluggy.HookimplMarker("vadbench")
 
 
 @hookspec

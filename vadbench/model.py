@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import PluginError
+
 FAMILIES = ("teacher", "student", "competitor", "baseline")
 
 
@@ -123,7 +125,8 @@ def as_scores(result: Any, n_frames: int, where: str) -> Scores:
     in ``[0, n_frames)``, ``x_min <= x_max`` and ``y_min <= y_max``. Values are
     not changed (scores become float64 as before).
 
-    >>> r = as_scores(Scores(np.zeros(2), maps=np.zeros((2, 4, 4)), regions=[[1, 0, 0, 3, 3, 0.5]]), 2, "m on v")
+    >>> s = Scores(np.zeros(2), maps=np.zeros((2, 4, 4)), regions=[[1, 0, 0, 3, 3, 0.5]])
+    >>> r = as_scores(s, 2, "m on v")
     >>> r.frame.dtype.name, r.maps.shape
     ('float64', (2, 4, 4))
     >>> as_scores(Scores(np.zeros(2), maps=np.zeros((3, 4, 4))), 2, "model m on video v")
@@ -135,8 +138,6 @@ def as_scores(result: Any, n_frames: int, where: str) -> Scores:
     ...
     vadbench.errors.PluginError: model m on video v: returned 1 regions with x_max < x_min or y_max < y_min
     """
-    from .errors import PluginError
-
     if not isinstance(result, Scores):
         result = Scores(frame=np.asarray(result))
     frame = np.asarray(result.frame, dtype=np.float64).reshape(-1)
@@ -153,8 +154,6 @@ def as_scores(result: Any, n_frames: int, where: str) -> Scores:
 
 
 def _check_maps(maps: Any, n_frames: int, where: str) -> None:
-    from .errors import PluginError
-
     try:
         m = np.asarray(maps)
     except Exception as exc:  # noqa: BLE001 - e.g. a tensor on a GPU
@@ -166,12 +165,11 @@ def _check_maps(maps: Any, n_frames: int, where: str) -> None:
     if m.dtype.kind not in "biuf":
         raise PluginError(f"{where}: returned maps of dtype {m.dtype}, not real numbers")
     if not np.isfinite(m).all():
-        raise PluginError(f"{where}: returned maps with {int((~np.isfinite(m)).sum())} NaN or infinite values")
+        raise PluginError(
+            f"{where}: returned maps with {int((~np.isfinite(m)).sum())} NaN or infinite values")
 
 
 def _check_regions(regions: Any, n_frames: int, where: str) -> None:
-    from .errors import PluginError
-
     try:
         r = np.asarray(regions, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -185,8 +183,9 @@ def _check_regions(regions: Any, n_frames: int, where: str) -> None:
         raise PluginError(f"{where}: returned {bad} regions with NaN or infinite values")
     out = (r[:, 0] < 0) | (np.rint(r[:, 0]) >= n_frames)
     if out.any():
-        raise PluginError(f"{where}: returned {int(out.sum())} regions whose frame is outside 0..{n_frames - 1} "
-                          f"(first: {r[out][0, 0]:g})")
+        raise PluginError(f"{where}: returned {int(out.sum())} regions whose frame is outside "
+                          f"0..{n_frames - 1} (first: {r[out][0, 0]:g})")
     inverted = (r[:, 3] < r[:, 1]) | (r[:, 4] < r[:, 2])
     if inverted.any():
-        raise PluginError(f"{where}: returned {int(inverted.sum())} regions with x_max < x_min or y_max < y_min")
+        raise PluginError(
+            f"{where}: returned {int(inverted.sum())} regions with x_max < x_min or y_max < y_min")

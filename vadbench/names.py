@@ -10,7 +10,7 @@ first, which refuses it with one line naming it.
 >>> safe_name("../x")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-vadbench.names.UnsafeNameError: dataset name '../x' is not safe in a file name (letters, digits and ._- only, ...)
+vadbench.names.UnsafeNameError: dataset name '../x' is not safe in a file name (...)
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def safe_name(name: object, what: str = "dataset") -> str:
     >>> safe_name("a/b", what="cell id")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    vadbench.names.UnsafeNameError: cell id 'a/b' is not safe in a file name (letters, digits and ._- only, ...)
+    vadbench.names.UnsafeNameError: cell id 'a/b' is not safe in a file name (letters, digits and ...)
 
     >>> safe_name(".hidden", what="model")  # doctest: +ELLIPSIS
     Traceback (most recent call last):

@@ -14,9 +14,11 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
+from .hookspecs import hookimpl
 from .registry import Registry
 
-hookimpl = pluggy.HookimplMarker("vadbench")
+__all__ = ["ENTRY_POINT_GROUP", "dataset_registry", "get_plugin_manager", "hookimpl", "model_registry",
+           "reset"]
 
 ENTRY_POINT_GROUP = "vadbench"
 
@@ -36,8 +38,8 @@ def get_plugin_manager() -> pluggy.PluginManager:
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {exc.plugin!r}: {exc} (hooks must be one of "
-                          f"{', '.join(sorted(n for n in dir(hookspecs) if n.startswith('vadbench_')))})") from None
+        hooks = ", ".join(sorted(n for n in dir(hookspecs) if n.startswith("vadbench_")))
+        raise PluginError(f"plugin {exc.plugin!r}: {exc} (hooks must be one of {hooks})") from None
     return pm
 
 

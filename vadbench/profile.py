@@ -33,7 +33,7 @@ and pytest-benchmark):
   bound on the memory the model needs beyond what the process had already
   touched, 0 when the process had been bigger before.
 * **Parameters and GMACs**: :func:`count_params`, :func:`count_gmacs`.
-* **Machine**: :func:`machine_info`, stored with every result.
+* **Machine**: :func:`vadbench.machine.machine_info`, stored with every result.
 
 >>> import numpy as np
 >>> class Twice:
@@ -48,10 +48,6 @@ and pytest-benchmark):
 from __future__ import annotations
 
 import contextlib
-import os
-import platform
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -59,135 +55,13 @@ from typing import Any
 
 import numpy as np
 
+from .machine import machine_info, machine_summary  # they lived here: vadbench.profile.machine_info works
+from .progress import progress as track
+
 TIMER = time.perf_counter
 
-
-# --------------------------------------------------------------------------- machine
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() in ("model name", "Model", "cpu model", "Processor") and value.strip():
-                    return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def _mem_total_gb() -> float | None:
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return round(int(line.split()[1]) / 1024**2, 1)
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _gpu_driver() -> str | None:
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                             check=False, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    lines = out.stdout.strip().splitlines()
-    return lines[0].strip() if out.returncode == 0 and lines else None
-
-
-def machine_info() -> dict:
-    """Describe the machine a speed figure was measured on.
-
-    CPU model, logical cores (and those this process may use), torch threads,
-    memory, OS, Python/torch/numpy/OpenCV versions, and the GPU (name, memory,
-    compute capability, driver, CUDA) where ``torch.cuda`` is available.
-    Plugins add fields through the ``vadbench_update_machine_info(info)`` hook;
-    if the plugins cannot be loaded at all the hook is skipped, but an error
-    raised by a hook implementation propagates.
-
-    >>> info = machine_info()
-    >>> info["logical_cores"] >= 1 and "torch" in info and "cpu" in info
-    True
-    """
-    import torch
-
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        usable = os.cpu_count()
-    try:
-        import cv2
-
-        opencv = cv2.__version__
-    except Exception:  # noqa: BLE001 - optional for this description
-        opencv = None
-    info: dict[str, Any] = {
-        "node": socket.gethostname(),
-        "cpu": _cpu_model(),
-        "arch": platform.machine(),
-        "logical_cores": os.cpu_count(),
-        "usable_cores": usable,
-        "torch_threads": torch.get_num_threads(),
-        "torch_interop_threads": torch.get_num_interop_threads(),
-        "memory_gb": _mem_total_gb(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "opencv": opencv,
-        "cuda_available": torch.cuda.is_available(),
-    }
-    if torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(torch.cuda.current_device())
-        info.update({
-            "gpu": props.name,
-            "gpu_count": torch.cuda.device_count(),
-            "gpu_memory_gb": round(props.total_memory / 1024**3, 1),
-            "gpu_capability": f"{props.major}.{props.minor}",
-            "gpu_driver": _gpu_driver(),
-            "cuda": torch.version.cuda,
-            "cudnn": torch.backends.cudnn.version(),
-        })
-    try:
-        from .plugins import get_plugin_manager
-
-        pm = get_plugin_manager()
-    except Exception:  # noqa: BLE001 - plugins that fail to load must not stop a profile
-        pm = None
-    if pm is not None:
-        pm.hook.vadbench_update_machine_info(info=info)
-    return info
-
-
-def machine_summary(info: Mapping | None) -> str:
-    """One line naming a machine, for table headers and plot titles.
-
-    >>> machine_summary({"cpu": "Xeon X", "usable_cores": 2, "torch_threads": 2, "torch": "2.1"})
-    'Xeon X, 2 cores, 2 torch threads; torch 2.1'
-    >>> machine_summary({"cpu": "Xeon X", "gpu": "H100", "gpu_driver": "550", "cuda": "12.4", "torch": "2.1"})
-    'H100 (driver 550, CUDA 12.4); Xeon X; torch 2.1'
-    """
-    if not info:
-        return "machine not recorded"
-    cpu = str(info.get("cpu") or "unknown CPU")
-    torch_v = f"torch {info['torch']}" if info.get("torch") else ""
-    if info.get("gpu"):
-        extra = ", ".join(x for x in (f"driver {info['gpu_driver']}" if info.get("gpu_driver") else "",
-                                      f"CUDA {info['cuda']}" if info.get("cuda") else "") if x)
-        parts = [f"{info['gpu']} ({extra})" if extra else str(info["gpu"]), cpu, torch_v]
-    else:
-        cores = info.get("usable_cores") or info.get("logical_cores")
-        bits = [cpu]
-        if cores:
-            bits.append(f"{cores} cores")
-        if info.get("torch_threads"):
-            bits.append(f"{info['torch_threads']} torch threads")
-        parts = [", ".join(bits), torch_v]
-    return "; ".join(p for p in parts if p)
+__all__ = ["count_gmacs", "count_params", "format_profile_table", "machine_info", "machine_summary",
+           "profile_models"]
 
 
 # --------------------------------------------------------------------------- size
@@ -198,9 +72,10 @@ def _torch_modules(model: Any) -> list:
 
     if isinstance(model, torch.nn.Module):
         return [model]
-    found = []
+    found: list[torch.nn.Module] = []
     # a private attribute (``_infer``: an inference copy rebuilt from the weights) is a cache, not the model
-    candidates = [v for k, v in vars(model).items() if not k.startswith("_")] if hasattr(model, "__dict__") else []
+    candidates = ([v for k, v in vars(model).items() if not k.startswith("_")]
+                  if hasattr(model, "__dict__") else [])
     module = getattr(model, "module", None)
     if module is not None:
         candidates.append(module)
@@ -387,12 +262,15 @@ def profile_models(models: Iterable[Any] | Mapping[str, Any], *, batch_sizes: Se
 
     cuda = str(device).startswith("cuda")
     autotune = torch.backends.cudnn.benchmark
-    torch.backends.cudnn.benchmark = cuda  # on a GPU, cuDNN picks its fastest kernels for each shape in warm-up
+    # on a GPU, cuDNN picks its fastest kernels for each shape in warm-up
+    torch.backends.cudnn.benchmark = cuda
     try:
         with torch.inference_mode():
-            fps, errors, step_s, peak = _model_only(named, sizes, warmup, rounds, device, say)
+            fps, errors, step_s, peak = _model_only(named, sizes, warmup, rounds, device, say,
+                                                    show=progress is not None)
             video_list = list(videos) if videos is not None else []
-            e2e_fps, e2e_frames = _end_to_end(named, video_list, e2e_rounds, device, say)
+            e2e_fps, e2e_frames = _end_to_end(named, video_list, e2e_rounds, device, say,
+                                              show=progress is not None)
             stages = _stages(named, video_list, e2e_rounds, stage_frames, device, say)
     finally:
         torch.backends.cudnn.benchmark = autotune
@@ -404,13 +282,15 @@ def profile_models(models: Iterable[Any] | Mapping[str, Any], *, batch_sizes: Se
         "inference_mode": True, "synchronize": cuda, "cudnn_benchmark": cuda,
         "e2e_rounds": e2e_rounds if video_list else 0, "e2e_videos": len(video_list),
         "stage_frames_per_video": stage_frames,
-        "memory": "torch.cuda.max_memory_allocated" if cuda else "ru_maxrss growth during warm-up (lower bound)",
+        "memory": ("torch.cuda.max_memory_allocated" if cuda
+                   else "ru_maxrss growth during warm-up (lower bound)"),
         "reference": reference,
     }
     results = []
     for name, model in named.items():
         extra = sum(st["s_per_frame"] for st in stages[name].values())  # seconds per frame of the stages
-        without = {"fps_model_b1": _median_or_none(fps[name].get(1)), "fps_e2e": _median_or_none(e2e_fps[name])}
+        without = {"fps_model_b1": _median_or_none(fps[name].get(1)),
+                   "fps_e2e": _median_or_none(e2e_fps[name])}
         if extra:
             fps[name] = {b: [_with_extra(f, extra) for f in v] for b, v in fps[name].items()}
             e2e_fps[name] = [_with_extra(f, extra) for f in e2e_fps[name]]
@@ -439,7 +319,8 @@ def profile_models(models: Iterable[Any] | Mapping[str, Any], *, batch_sizes: Se
             result["stages"] = stages[name]
             result.update({f"{k}_without_stages": v for k, v in without.items()})
         if reference is not None:  # medians of per-round paired ratios
-            result[f"ratio_fps_model_vs_{reference}"] = float(np.median(np.divide(fps[name][1], fps[reference][1])))
+            result[f"ratio_fps_model_vs_{reference}"] = float(
+                np.median(np.divide(fps[name][1], fps[reference][1])))
             result[f"ratio_fps_e2e_vs_{reference}"] = (
                 float(np.median(np.divide(e2e_fps[name], e2e_fps[reference]))) if e2e_fps[name] else None)
         results.append(result)
@@ -447,7 +328,7 @@ def profile_models(models: Iterable[Any] | Mapping[str, Any], *, batch_sizes: Se
 
 
 def _model_only(named: dict[str, Any], sizes: list[int], warmup: int, rounds: int, device: str,
-                say: Callable[[str], Any]):
+                say: Callable[[str], Any], *, show: bool = False):
     """Warm-up (memory measured), then interleaved timed rounds, per batch size.
 
     Returns frames/s per round ``fps[name][b]``, out-of-memory messages
@@ -483,25 +364,32 @@ def _model_only(named: dict[str, Any], sizes: list[int], warmup: int, rounds: in
             active[name] = (model, batch)
             fps[name][b] = []
         say(f"profile: batch {b}: {rounds} interleaved rounds of {len(active)} models")
-        for _ in range(rounds):
+        for _ in track(range(rounds), desc=f"profile: batch {b}", unit="round", show=show):
             for name, (model, batch) in active.items():
-                seconds = _timed(lambda m=model, x=batch: m.forward(x), device)
+                def forward(m: Any = model, x: Any = batch) -> Any:
+                    return m.forward(x)
+
+                seconds = _timed(forward, device)
                 fps[name][b].append(b / max(seconds, 1e-9))  # finite, so JSON-safe
                 if b == 1:
                     step_s[name].append(seconds)
     return fps, errors, step_s, peak
 
 
-def _end_to_end(named: dict[str, Any], videos: list, rounds: int, device: str, say: Callable[[str], Any]):
+def _end_to_end(named: dict[str, Any], videos: list, rounds: int, device: str, say: Callable[[str], Any], *,
+                show: bool = False):
     """Interleaved passes of ``score`` over ``videos``: frames/s per round and model, and the frame count."""
     e2e_fps: dict[str, list[float]] = {n: [] for n in named}
     if not videos:
         return e2e_fps, 0
     frames = int(sum(len(v) for v in videos))
-    for r in range(rounds):
+    for r in track(range(rounds), desc="profile: end to end", unit="round", show=show):
         for name, model in named.items():
             say(f"profile: {name} end-to-end round {r + 1}/{rounds} ({len(videos)} videos)")
-            seconds = sum(_timed(lambda m=model, v=v: m.score(v), device) for v in videos)
+            def score(v: Any, m: Any = model) -> Callable[[], Any]:
+                return lambda: m.score(v)
+
+            seconds = sum(_timed(score(v), device) for v in videos)
             e2e_fps[name].append(frames / max(seconds, 1e-9))
     return e2e_fps, frames
 
@@ -533,7 +421,7 @@ def _stages(named: dict[str, Any], videos: list, rounds: int, n_frames: int, dev
         if not stages:
             continue
         if videos:
-            clips = [np.stack([f for _, f in zip(range(n_frames), v.frames())]) for v in videos]
+            clips = [np.stack([f for _, f in zip(range(n_frames), v.frames(), strict=False)]) for v in videos]
         else:
             example = model.example_input(1)
             clips = [np.asarray(example[0] if isinstance(example, tuple) else example)[:n_frames]]
@@ -543,8 +431,12 @@ def _stages(named: dict[str, Any], videos: list, rounds: int, n_frames: int, dev
             per_frame = []
             for r in range(rounds):
                 say(f"profile: {name} stage {stage} round {r + 1}/{rounds} ({frames} frames)")
-                per_frame.append(sum(_timed(lambda c=c, fn=fn: fn(c), device) for c in clips) / frames)
-            out[name][stage] = {"s_per_frame": float(np.median(per_frame)), "frames": frames, "rounds": rounds}
+                def run(c: np.ndarray, fn: Callable[[np.ndarray], Any] = fn) -> Callable[[], Any]:
+                    return lambda: fn(c)
+
+                per_frame.append(sum(_timed(run(c), device) for c in clips) / frames)
+            out[name][stage] = {"s_per_frame": float(np.median(per_frame)), "frames": frames,
+                                "rounds": rounds}
     return out
 
 
@@ -593,13 +485,15 @@ def format_profile_table(results: Sequence[Mapping]) -> str:
             _fmt(r.get("fps_e2e")),
             _fmt(r.get("peak_mem_mb")),
         ] + [_fmt(r.get(k), 2) for k in ratio_keys])
-    widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header] + rows]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in [header, *rows]]
     first = results[0]
     if first.get("machine"):
         lines.append(f"machine: {machine_summary(first['machine'])}")
     proto = first.get("protocol")
     if proto:
         lines.append(f"protocol: {proto['warmup']} warm-up + {proto['rounds']} interleaved rounds per batch "
-                     f"{proto['batch_sizes']} on {proto['device']}, {proto['threads']} threads; median frames/s")
+                     f"{proto['batch_sizes']} on {proto['device']}, {proto['threads']} threads; "
+                     "median frames/s")
     return "\n".join(lines)

@@ -43,8 +43,8 @@ SKIPPED_DIRS = frozenset({"tests", "test", "__pycache__"})
 def is_source(relative: str | Path) -> bool:
     """Whether a path (relative to a package folder) is source that :func:`source_hash` covers.
 
-    >>> is_source("model.py"), is_source("nets/blocks.py"), is_source("README.md"), is_source("tests/test_x.py")
-    (True, True, False, False)
+    >>> [is_source(p) for p in ("model.py", "nets/blocks.py", "README.md", "tests/test_x.py")]
+    [True, True, False, False]
     """
     parts = Path(relative).parts
     return bool(parts) and parts[-1].endswith(".py") and not SKIPPED_DIRS.intersection(parts[:-1])
@@ -60,7 +60,8 @@ def source_files(package_dir: str | Path) -> list[Path]:
 
 
 def source_hash(package_dir: str | Path) -> str:
-    """First 12 hex digits of the SHA-256 of the sorted (relative path, bytes) of every ``*.py`` under ``package_dir``.
+    """First 12 hex digits of the SHA-256 of the sorted (relative path, bytes) of every ``*.py`` under
+    ``package_dir``.
 
     READMEs, data files, ``__pycache__`` and ``tests/`` folders do not count. A
     single-module "package" (a ``.py`` file) hashes that file. Not cached: see
@@ -71,7 +72,8 @@ def source_hash(package_dir: str | Path) -> str:
     for path in source_files(root):
         name = path.name if root.is_file() else path.relative_to(root).as_posix()
         data = path.read_bytes()
-        for part in (name.encode("utf-8"), data):  # length-prefixed: no two file sets hash alike by concatenation
+        # length-prefixed: no two file sets hash alike by concatenation
+        for part in (name.encode("utf-8"), data):
             digest.update(len(part).to_bytes(8, "big"))
             digest.update(part)
     return digest.hexdigest()[:12]
@@ -117,7 +119,8 @@ def _module_of(thing: Any) -> str | None:
             factory = model_registry().entry(thing).factory
         except Exception:  # noqa: BLE001 - not registered here: no code to name
             return None
-        return getattr(factory, "__module__", None) or getattr(getattr(factory, "func", None), "__module__", None)
+        return (getattr(factory, "__module__", None)
+                or getattr(getattr(factory, "func", None), "__module__", None))
     return getattr(type(thing), "__module__", None)
 
 
@@ -147,6 +150,35 @@ def code_of(*models: Any) -> dict[str, str]:
     return {name: package_hash(folder) for name, folder in packages_of(*models).items()}
 
 
+def code_at_commit(repo: str | Path, commit: str, folders: Mapping[str, str]) -> dict[str, str]:
+    """``record["code"]`` as it was at a clean ``commit``: :func:`source_hash` of each package's tracked
+    source.
+
+    ``folders`` maps package names to their folders relative to the checkout
+    ``repo`` (e.g. ``{"vadbench": "vadbench"}``). The files are read from git
+    (``git archive``), so the working tree does not matter. Use it only for a
+    record whose ``git_commit`` has no ``+dirty``: a clean commit is the source
+    its cell ran, so its code can be recovered; a dirty one cannot. A package
+    missing at that commit raises ``ValueError``.
+    """
+    import io
+    import subprocess
+    import tarfile
+    import tempfile
+
+    if commit.endswith("+dirty"):
+        raise ValueError(f"commit {commit}: the cell ran uncommitted source, which git cannot give back")
+    with tempfile.TemporaryDirectory() as tmp:
+        for folder in folders.values():
+            out = subprocess.run(["git", "-C", str(repo), "archive", commit, "--", folder],
+                                 capture_output=True, check=False)
+            if out.returncode:
+                raise ValueError(f"commit {commit} has no {folder}: {out.stderr.decode().strip()}")
+            with tarfile.open(fileobj=io.BytesIO(out.stdout)) as tar:
+                tar.extractall(tmp, filter="data")
+        return {name: source_hash(Path(tmp) / folder) for name, folder in folders.items()}
+
+
 # --------------------------------------------------------------------------- the cells behind a board
 
 
@@ -165,17 +197,22 @@ def provenance(records: Iterable[Mapping]) -> dict:
     ``"<sha>+dirty"`` or None), most cells first, with ``n_cells`` and the
     sorted ``cells``; ``code``: one entry per distinct ``record["code"]``, with
     the commits its cells name, ``n_cells`` and ``cells``; ``code_unknown``: the
-    cells whose records have no ``code`` (made before it was recorded).
+    cells whose records have no ``code`` (made before it was recorded);
+    ``code_recovered``: the cells whose ``code`` was recovered afterwards from
+    their clean commit (:func:`code_at_commit`), not hashed when they ran.
 
     >>> p = provenance([{"cell": "a", "git_commit": "c1", "code": {"vadbench": "x"}},
     ...                 {"cell": "b", "git_commit": "c1"}, {"cell": "c", "git_commit": "c2"}])
     >>> [(e["commit"], e["n_cells"]) for e in p["commits"]], p["code"][0]["cells"], p["code_unknown"]
     ([('c1', 2), ('c2', 1)], ['a'], {'n_cells': 2, 'cells': ['b', 'c']})
+    >>> provenance([{"cell": "a", "code": {"vadbench": "x"}, "code_recovered_from": "c1"}])["code_recovered"]
+    {'n_cells': 1, 'cells': ['a']}
     """
     records = list(records)
     by_commit: dict[str | None, list[str]] = {}
     by_code: dict[tuple, dict] = {}
     unknown: list[str] = []
+    recovered = sorted(str(r.get("cell")) for r in records if r.get("code") and r.get("code_recovered_from"))
     for r in records:
         cell = str(r.get("cell"))
         by_commit.setdefault(r.get("git_commit"), []).append(cell)
@@ -188,8 +225,11 @@ def provenance(records: Iterable[Mapping]) -> dict:
         entry["cells"].append(cell)
         if r.get("git_commit") not in entry["commits"]:
             entry["commits"].append(r.get("git_commit"))
-    commits = [{"commit": c, "n_cells": n, "cells": sorted(by_commit[c])} for c, n in commits_of(records).items()]
+    commits = [{"commit": c, "n_cells": n, "cells": sorted(by_commit[c])}
+               for c, n in commits_of(records).items()]
     code = sorted(({**e, "commits": sorted(e["commits"], key=lambda c: c or "~"), "n_cells": len(e["cells"]),
                     "cells": sorted(e["cells"])} for e in by_code.values()),
                   key=lambda e: (-e["n_cells"], e["cells"][0]))
-    return {"commits": commits, "code": code, "code_unknown": {"n_cells": len(unknown), "cells": sorted(unknown)}}
+    return {"commits": commits, "code": code,
+            "code_unknown": {"n_cells": len(unknown), "cells": sorted(unknown)},
+            "code_recovered": {"n_cells": len(recovered), "cells": recovered}}

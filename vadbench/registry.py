@@ -10,10 +10,10 @@ wildcards and build objects with one ``create`` call.
 ['motion-diff', 'motion-flow']
 >>> reg.create("motion-diff", k=1)
 {'k': 1}
->>> reg.create("motion-dif")
+>>> reg.create("motion-dif")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-vadbench.errors.UnknownNameError: unknown model 'motion-dif'; did you mean motion-diff, motion-flow? (see `vadbench list models`)
+vadbench.errors.UnknownNameError: unknown model 'motion-dif'; did you mean motion-diff, motion-flow? ...
 """
 
 from __future__ import annotations

@@ -96,7 +96,8 @@ def config_hash(*parts: Any) -> str:
 
 
 def check_cell(cell: str) -> str:
-    """Return ``cell`` if it is a safe file stem (:func:`vadbench.names.safe_name`), else raise UnsafeNameError.
+    """Return ``cell`` if it is a safe file stem (:func:`vadbench.names.safe_name`), else raise
+    UnsafeNameError.
 
     >>> check_cell("../etc/passwd")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -142,7 +143,8 @@ def compute_seconds(records) -> float:
     total = 0.0
     for r in records:
         if r.get("started") and r.get("finished"):
-            total += (datetime.fromisoformat(r["finished"]) - datetime.fromisoformat(r["started"])).total_seconds()
+            total += (datetime.fromisoformat(r["finished"])
+                      - datetime.fromisoformat(r["started"])).total_seconds()
     return total
 
 
@@ -287,7 +289,7 @@ class ResultsStore:
         name would place leaderboard files outside their folder.
         """
         self.warnings = []
-        out = []
+        out: list[dict] = []
         if not self.records_dir.is_dir():
             return out
         for path in sorted(self.records_dir.iterdir()):
@@ -310,7 +312,8 @@ class ResultsStore:
                 continue
             if status is not None and rec.get("status") != status:
                 continue
-            if rec.get("status") == "ok" and rec.get("scores_file") and not (self.root / rec["scores_file"]).is_file():
+            if (rec.get("status") == "ok" and rec.get("scores_file")
+                    and not (self.root / rec["scores_file"]).is_file()):
                 self.warnings.append(f"{path}: its scores file {rec['scores_file']} is missing")
             out.append(rec)
         return out

@@ -52,7 +52,8 @@ def start_fit(ctx, *, threads: int | None, device) -> tuple[np.random.Generator,
 SCHEDULES = ("cosine", "onecycle")
 
 
-def train_epochs(params: Iterable[torch.nn.Parameter], loss_of: Callable[[np.ndarray], torch.Tensor], *,
+def train_epochs(params: Iterable[torch.nn.Parameter],
+                 loss_of: Callable[[np.ndarray | torch.Tensor], torch.Tensor], *,
                  n_items: int, epochs: int, batch_size: int, lr: float,
                  rng: np.random.Generator | torch.Generator, schedule: str = "cosine",
                  max_steps: int | None = None, log: Callable[[str], None] | None = None, name: str = "model",
@@ -78,6 +79,7 @@ def train_epochs(params: Iterable[torch.nn.Parameter], loss_of: Callable[[np.nda
     if max_steps is not None:
         total = min(total, int(max_steps))
     opt = torch.optim.Adam(params, lr=lr)
+    sched: torch.optim.lr_scheduler.LRScheduler
     if schedule == "onecycle":
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(total, 1))
     else:

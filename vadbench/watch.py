@@ -23,6 +23,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import is_dataclass, replace
 from pathlib import Path
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -78,7 +79,8 @@ def _check_rate(false_alarm_rate: float) -> float:
     return rate
 
 
-def calibrate_threshold(model, train_split, false_alarm_rate: float = 0.01, sigma: float | None = None) -> float:
+def calibrate_threshold(model, train_split, false_alarm_rate: float = 0.01,
+                        sigma: float | None = None) -> float:
     """The score exceeded by ``false_alarm_rate`` of the training (normal) frames, *in sample*.
 
     ``model`` is the one fitted on ``train_split`` itself, so a model that
@@ -92,11 +94,13 @@ def calibrate_threshold(model, train_split, false_alarm_rate: float = 0.01, sigm
 
 def _subset(split, videos: list):
     """``split`` (a :class:`~vadbench.data.video.Split` or a plain sequence) holding only ``videos``."""
-    return replace(split, videos=videos) if is_dataclass(split) and hasattr(split, "videos") else list(videos)
+    if is_dataclass(split) and hasattr(split, "videos"):
+        return replace(cast("Any", split), videos=videos)  # a dataclass instance (a Split) in practice
+    return list(videos)
 
 
-def held_out_threshold(make_model: Callable[[], object], train_split, false_alarm_rate: float, *, folds: int = 2,
-                       sigma: float | None = None, ctx=None) -> tuple[float, dict]:
+def held_out_threshold(make_model: Callable[[], Any], train_split, false_alarm_rate: float, *,
+                       folds: int = 2, sigma: float | None = None, ctx=None) -> tuple[float, dict]:
     """An alert threshold from training videos that the scoring model was not fitted on.
 
     The training videos are dealt into ``folds`` folds by index (video ``i`` in
@@ -204,7 +208,7 @@ def cached_fold_models(store, dataset, name: str, config: dict | None = None, *,
                        device: str = "cpu") -> Callable[[], _CachedFit]:
     """A ``make_model`` for :func:`held_out_threshold` whose fits go through the fitted-model cache.
 
-    Each fold's model is fitted by a :class:`~vadbench.runner.ModelCache` of
+    Each fold's model is fitted by a :class:`~vadbench.fit_cache.ModelCache` of
     ``store`` (the same run context, seed and cache folders as the main fit) on
     a copy of ``dataset`` whose training split holds the fold's videos and whose
     fingerprint names them: the fold fits are stored beside the main fit under
@@ -213,8 +217,8 @@ def cached_fold_models(store, dataset, name: str, config: dict | None = None, *,
     through them. A fit on the whole training split is the main fit itself.
     """
     from .data.video import Split
+    from .fit_cache import ModelCache
     from .results import config_hash
-    from .runner import ModelCache
 
     whole = [str(v.id) for v in dataset.train]
 
@@ -236,7 +240,8 @@ def cached_fold_models(store, dataset, name: str, config: dict | None = None, *,
 def _overlay(frame: np.ndarray, amap: np.ndarray | None, scale: float) -> np.ndarray:
     if amap is None or scale <= 0:
         return frame
-    heat = cv2.resize(np.asarray(amap, np.float32), (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
+    heat = cv2.resize(np.asarray(amap, np.float32), (frame.shape[1], frame.shape[0]),
+                      interpolation=cv2.INTER_LINEAR)
     level = np.clip(heat / scale, 0, 1)
     colour = cv2.applyColorMap((level * 255).astype(np.uint8), cv2.COLORMAP_JET)
     alpha = (0.55 * level)[..., None]
@@ -251,7 +256,8 @@ def _strip(history: list[float], threshold: float, width: int, top: float) -> np
         strip[:] = (30, 30, 120)
     ty = int(STRIP - 1 - (STRIP - 2) * threshold / top)
     cv2.line(strip, (0, ty), (width - 1, ty), (0, 200, 255), 1)
-    pts = [(width - len(recent) + i, int(STRIP - 1 - (STRIP - 2) * min(s, top) / top)) for i, s in enumerate(recent)]
+    pts = [(width - len(recent) + i, int(STRIP - 1 - (STRIP - 2) * min(s, top) / top))
+           for i, s in enumerate(recent)]
     if len(pts) > 1:
         cv2.polylines(strip, [np.array(pts, np.int32)], False, (255, 255, 255), 1)
     return strip
@@ -275,7 +281,7 @@ def watch(model, source: str, out_dir: str | Path, *, threshold: float, chunk: i
         table = csv.writer(fh)
         table.writerow(["frame", "score", "alert"])
         while True:
-            new = [f for _, f in zip(range(chunk), frames_iter)]
+            new = [f for _, f in zip(range(chunk), frames_iter, strict=False)]
             if not new:
                 break
             batch = previous + new
@@ -300,12 +306,13 @@ def watch(model, source: str, out_dir: str | Path, *, threshold: float, chunk: i
                 if regions is not None and alert:
                     for row in np.asarray(regions).reshape(-1, 6):
                         if int(row[0]) == skip + i and row[5] >= threshold:
-                            cv2.rectangle(shown, (int(row[1]), int(row[2])), (int(row[3]), int(row[4])), (0, 0, 255), 1)
+                            cv2.rectangle(shown, (int(row[1]), int(row[2])), (int(row[3]), int(row[4])),
+                                          (0, 0, 255), 1)
                 cv2.putText(shown, f"{done} {score:.3g}{' ALERT' if alert else ''}", (4, 14),
                             cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
                 canvas = np.vstack([shown, _strip(history, threshold, w, top)])
                 if writer is None:
-                    writer = cv2.VideoWriter(str(video_tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps,
+                    writer = cv2.VideoWriter(str(video_tmp), cv2.VideoWriter.fourcc(*"MJPG"), fps,
                                              (canvas.shape[1], canvas.shape[0]))
                 writer.write(canvas)
                 done += 1

@@ -11,10 +11,12 @@ from .avenue import load_avenue
 from .cache import cache_root, cached_frames
 from .detect import detect_layout
 from .detections import attach_detections, find_detections, read_detections
+from .folders import DATASET_FOLDERS, resolve_root
 from .frames import FrameSource
 from .shanghaitech import load_shanghaitech
 from .ucsd import load_ucsd
 from .video import Dataset, Split, Video
 
-__all__ = ["Dataset", "FrameSource", "Split", "Video", "attach_detections", "cache_root", "cached_frames",
-           "detect_layout", "find_detections", "load_avenue", "load_shanghaitech", "load_ucsd", "read_detections"]
+__all__ = ["DATASET_FOLDERS", "Dataset", "FrameSource", "Split", "Video", "attach_detections", "cache_root",
+           "cached_frames", "detect_layout", "find_detections", "load_avenue", "load_shanghaitech",
+           "load_ucsd", "read_detections", "resolve_root"]

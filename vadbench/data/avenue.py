@@ -81,7 +81,8 @@ def load_avenue(root: str | os.PathLike, labels: str = "masks",
         if interval_file is None:
             y = _mask_labels(mask, source, cache_dir)
         elif number > len(ranges):
-            raise DataError(interval_file, f"has {len(ranges)} entries but test video {vid} is number {number}")
+            raise DataError(interval_file,
+                            f"has {len(ranges)} entries but test video {vid} is number {number}")
         else:
             y = intervals_to_labels(ranges[number - 1], source.n_frames, interval_file)
         video = Video(vid, source, labels=y)
@@ -107,11 +108,13 @@ def _videos(folder: Path) -> list[Path]:
 
 def _mask_folder(root: Path) -> Path:
     demo = root / "ground_truth_demo" / "testing_label_mask"
-    return demo if demo.is_dir() and not (root / "testing_label_mask").is_dir() else root / "testing_label_mask"
+    masks = root / "testing_label_mask"
+    return demo if demo.is_dir() and not masks.is_dir() else masks
 
 
 def _interval_file(root: Path) -> Path:
-    for path in (root / "avenue.mat", root / "labels" / "avenue.mat", root / "ground_truth_demo" / "avenue.mat"):
+    for path in (root / "avenue.mat", root / "labels" / "avenue.mat",
+                 root / "ground_truth_demo" / "avenue.mat"):
         if path.is_file():
             return path
     raise DataError(root / "avenue.mat", "interval labels not found (also looked in labels/ and "

@@ -18,7 +18,7 @@ synthetic      3      Ped2's value (it imitates Ped2's layout and scale)
 ``single_class="drop"`` leaves videos holding one class out of the macro AUC.
 
 Without ``root``, the real datasets are looked up under ``$VADBENCH_DATA``
-(``ucsd_ped2/``, ``ucsd_ped1/``, ``avenue/``, ``shanghaitech/``); ``synthetic``
+(``ucsd_ped2/``, ``ucsd_ped1/``, ``avenue/``, ``shanghaitech/``: :mod:`vadbench.data.folders`); ``synthetic``
 is generated (once per seed and parameters) under the cache root.
 
 Every factory takes ``detections``: precomputed object boxes attached to the
@@ -41,10 +41,11 @@ import os
 from pathlib import Path
 
 from ..errors import DataError
-from ..plugins import hookimpl
+from ..hookspecs import hookimpl
 from .avenue import load_avenue
 from .cache import cache_root
 from .detections import attach_detections, find_detections
+from .folders import default_folder
 from .shanghaitech import load_shanghaitech
 from .ucsd import load_ucsd
 from .video import Dataset
@@ -59,17 +60,14 @@ CONVENTIONS = {
     "synthetic": {"sigma": 3, "single_class": "drop"},
 }
 
-FOLDERS = {"ped2": "ucsd_ped2", "ped1": "ucsd_ped1", "avenue": "avenue", "shanghaitech": "shanghaitech"}
-
-
 def _root(name: str, root) -> Path:
     if root is not None:
         return Path(root)
     env = os.environ.get(DATA_ENV_VAR)
     if not env:
         raise DataError(f"<{name} root>", f"no dataset folder given: pass root=PATH (or --root), or set "
-                                          f"{DATA_ENV_VAR} to a folder holding {FOLDERS[name]}/")
-    return Path(env).expanduser() / FOLDERS[name]
+                                          f"{DATA_ENV_VAR} to a folder holding {default_folder(name)}/")
+    return Path(env).expanduser() / default_folder(name)
 
 
 def _with_conventions(dataset: Dataset, name: str, root, detections="auto") -> Dataset:

@@ -44,6 +44,7 @@ import json
 import os
 from functools import partial
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -119,7 +120,8 @@ def check_index(where: str | os.PathLike, index: dict | None, videos: list[tuple
     found = {vid: int(n) for vid, n in videos}
     for vid, n in found.items():
         if vid not in listed:
-            raise DataError(where, f"{source} lists no video {vid!r} (it lists {', '.join(listed) or 'none'})")
+            raise DataError(where,
+                            f"{source} lists no video {vid!r} (it lists {', '.join(listed) or 'none'})")
         if int(listed[vid]) != n:
             raise DataError(where, f"{source} gives video {vid!r} {listed[vid]} frames but it has {n}")
     extra = [vid for vid in listed if vid not in found]
@@ -168,11 +170,12 @@ def _parse(path: Path) -> np.ndarray:
     return rows
 
 
-def _raise_first_bad_line(path: Path, body: list[str]) -> None:
+def _raise_first_bad_line(path: Path, body: list[str]) -> NoReturn:
     for number, line in enumerate(body, start=2):
         fields = line.split(",")
         if len(fields) != 5:
-            raise DataError(path, f"line {number}: expected 5 comma-separated fields ({HEADER}), got {len(fields)}")
+            raise DataError(path,
+                            f"line {number}: expected 5 comma-separated fields ({HEADER}), got {len(fields)}")
         for value in fields:
             try:
                 float(value)
@@ -204,8 +207,9 @@ def _check_rows(path: Path, rows: np.ndarray, n_frames: int, frame_size: tuple[i
 def _split_by_video(rows: np.ndarray, videos: list[tuple[str, int]]) -> dict[str, np.ndarray]:
     rows = rows[np.argsort(rows[:, 0], kind="stable")]
     counts = np.array([int(n) for _, n in videos], np.int64)
-    firsts = np.cumsum(counts) - counts  # each video's first frame in the concatenation
-    cuts = np.searchsorted(rows[:, 0], np.r_[firsts, firsts[-1:] + counts[-1:]], side="left")
+    firsts: np.ndarray = np.cumsum(counts) - counts  # each video's first frame in the concatenation
+    bounds = np.asarray(np.r_[firsts, firsts[-1:] + counts[-1:]])  # each video's first frame, then the end
+    cuts = np.searchsorted(rows[:, 0], bounds, side="left")
     out = {}
     for k, (vid, _) in enumerate(videos):
         part = rows[cuts[k]:cuts[k + 1]].astype(np.float32)
@@ -222,7 +226,8 @@ def _holds_files(folder: Path) -> bool:
     return any((folder / f"{stem}.csv").is_file() for stem in SPLIT_FILES.values())
 
 
-def find_detections(dataset_root: str | os.PathLike | None, explicit: str | os.PathLike | None = None) -> Path | None:
+def find_detections(dataset_root: str | os.PathLike | None,
+                    explicit: str | os.PathLike | None = None) -> Path | None:
     """The folder holding ``training.csv``/``testing.csv`` for the dataset at ``dataset_root``.
 
     ``explicit`` (a folder) wins and must hold at least one of them; else the first

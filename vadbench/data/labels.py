@@ -57,7 +57,8 @@ _M_RANGE = re.compile(r"^(\d+)\s*(?::\s*(\d+))?$")
 
 
 def read_ucsd_m(path: PathLike) -> list[np.ndarray]:
-    """Per-video ranges of a UCSD ``.m`` file: one int64 array (K, 2) of 1-based inclusive ``[start, end]``."""
+    """Per-video ranges of a UCSD ``.m`` file: one int64 array (K, 2) of 1-based inclusive
+    ``[start, end]``."""
     path = Path(path)
     try:
         text = path.read_text(encoding="latin-1")
@@ -102,7 +103,8 @@ def _loadmat(path: Path, variable: str) -> np.ndarray:
 
 
 def read_interval_mat(path: PathLike) -> list[np.ndarray]:
-    """Per-video ranges of an ano_pred interval ``.mat`` (variable ``gt``): int64 (K, 2), 1-based inclusive."""
+    """Per-video ranges of an ano_pred interval ``.mat`` (variable ``gt``): int64 (K, 2), 1-based
+    inclusive."""
     path = Path(path)
     videos = []
     for i, cell in enumerate(_loadmat(path, "gt")):
@@ -153,7 +155,7 @@ def interval_labels(path: PathLike, n_frames: Sequence[int]) -> list[np.ndarray]
     ranges = read_intervals(path)
     if len(ranges) != len(n_frames):
         raise DataError(path, f"has {len(ranges)} entries for {len(n_frames)} videos")
-    return [intervals_to_labels(r, n, path) for r, n in zip(ranges, n_frames)]
+    return [intervals_to_labels(r, n, path) for r, n in zip(ranges, n_frames, strict=True)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,7 +223,8 @@ def volume_mask_labels(path: PathLike) -> np.ndarray:
     return labels
 
 
-def check_masks(masks: np.ndarray, n_frames: int, frame_shape: tuple[int, int], where: PathLike) -> np.ndarray:
+def check_masks(masks: np.ndarray, n_frames: int, frame_shape: tuple[int, int],
+                where: PathLike) -> np.ndarray:
     """``masks`` as bool (T, H, W) after checking them against the video's frame count and size."""
     masks = np.asarray(masks)
     if masks.ndim != 3:
@@ -371,5 +374,6 @@ def cross_check(sources: Sequence[LabelSource]) -> None:
                                              f"{b.file(vid)} gives {len(y)}")
             diff = np.flatnonzero(x != y)
             if diff.size:
-                raise DataError(a.file(vid), f"disagrees with {b.file(vid)} on {diff.size} of {len(x)} frames "
-                                             f"of test video {vid} (first at frame index {diff[0]})")
+                raise DataError(a.file(vid),
+                                f"disagrees with {b.file(vid)} on {diff.size} of {len(x)} frames "
+                                f"of test video {vid} (first at frame index {diff[0]})")

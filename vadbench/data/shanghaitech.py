@@ -54,14 +54,15 @@ def load_shanghaitech(root: str | os.PathLike, tracks: str | os.PathLike | None 
         vid = folder.name
         source = FrameSource.from_folder(folder)
         label_file = testing / "test_frame_mask" / f"{vid}.npy"
-        video = Video(vid, source, labels=check_labels(read_npy_labels(label_file), source.n_frames, label_file))
+        video = Video(vid, source,
+                      labels=check_labels(read_npy_labels(label_file), source.n_frames, label_file))
         mask_file = testing / "test_pixel_mask" / f"{vid}.npy"
         if mask_file.is_file():
             _check_mask_count(mask_file, source.n_frames)
             video.mask_loader = partial(_load_masks, mask_file, source)
         if track_dir is not None:
             video.track_loader = partial(read_tracks, track_dir / f"{vid}.txt", missing_ok=True)
-        elif video.has_masks:
+        elif video.mask_loader is not None:  # video.has_masks
             video.track_loader = derived_track_loader(video.mask_loader)
             video.tracks_derived = True
         test.append(video)
@@ -73,7 +74,8 @@ def load_shanghaitech(root: str | os.PathLike, tracks: str | os.PathLike | None 
 
 
 def _subfolders(folder: Path) -> list[Path]:
-    found = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_natural_key)
+    found = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                   key=_natural_key)
     if not found:
         raise DataError(folder, "holds no video folders")
     return found

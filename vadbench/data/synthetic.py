@@ -1,3 +1,7 @@
+# One file over 500 lines, on purpose: this is one generator whose output must stay byte-identical for a
+# given seed and parameters (its fingerprint keys every cached fit and every synthetic record). Scene, actors,
+# events, rendering and writing share private helpers and draw from the same random streams in a fixed order;
+# kept together, a change to any of them is read, reviewed and versioned (GENERATOR_VERSION) in one place.
 """A deterministic, seeded synthetic surveillance benchmark in the Ped2 layout.
 
 The scene is a fixed camera looking at a lawn crossed by a walkway: a static
@@ -77,6 +81,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -146,8 +151,9 @@ class _Scene:
         bg = 108 + 10 * low + 9 * grain
         # walkway band with paving joints
         xs = np.arange(-2, W + 3, dtype=np.float32)
-        top = [(x, self.walkway_y(x, -1.0)) for x in xs]
-        bot = [(x, self.walkway_y(x, 1.0)) for x in xs[::-1]]
+        # float32 on purpose (the files are byte-identical for a seed): the geometry takes NumPy floats too
+        top = [(x, self.walkway_y(x, -1.0)) for x in xs]  # type: ignore[arg-type]
+        bot = [(x, self.walkway_y(x, 1.0)) for x in xs[::-1]]  # type: ignore[arg-type]
         poly = np.round(np.array(top + bot) * 16).astype(np.int32)
         walk = np.zeros((H, W), np.uint8)
         cv2.fillPoly(walk, [poly], 255, cv2.LINE_AA, 4)
@@ -165,8 +171,8 @@ class _Scene:
         hedge_h = round(rng.uniform(0.08, 0.12) * H)
         hedge = 70 + 14 * cv2.GaussianBlur(rng.normal(0, 1, (hedge_h, W)).astype(np.float32), (0, 0), 1.2)
         bg[:hedge_h] = hedge
-        for x in range(int(rng.integers(0, 12)), W, max(6, round(18 * u))):
-            cv2.line(bg, (x, 0), (x, hedge_h), 130.0, max(1, round(1.5 * u)))
+        for post in range(int(rng.integers(0, 12)), W, max(6, round(18 * u))):
+            cv2.line(bg, (post, 0), (post, hedge_h), 130.0, max(1, round(1.5 * u)))
         bg[hedge_h:hedge_h + max(1, round(u))] = 55
         # trees: dark textured blobs on the lawn away from the walkway
         for _ in range(int(rng.integers(2, 4))):
@@ -175,7 +181,7 @@ class _Scene:
             if abs(y - self.centre_y(x)) < 1.6 * self.half_width * self.scale(y):
                 y = min(H - 1, max(0.0, y + 2.2 * self.half_width * np.sign(y - self.centre_y(x) + 1e-3)))
             r = rng.uniform(9, 16) * u * self.scale(y)
-            blob = np.zeros((H, W), np.float32)
+            blob: np.ndarray = np.zeros((H, W), np.float32)
             cv2.circle(blob, (int(x * 16), int(y * 16)), int(r * 16), 1.0, -1, cv2.LINE_AA, 4)
             blob = cv2.GaussianBlur(blob, (0, 0), 1.0 + r / 6)
             bg = bg * (1 - 0.8 * blob) + (60 + 12 * grain) * (0.8 * blob)
@@ -196,7 +202,8 @@ class _Scene:
             s = self.scale(y) * u
             cv2.line(bg, (int(x * 16), int(y * 16)), (int(x * 16), int((y - 40 * s) * 16)), 50.0,
                      max(1, round(1.5 * s)), cv2.LINE_AA, 4)
-            cv2.circle(bg, (int(x * 16), int((y - 40 * s) * 16)), int(2.5 * s * 16), 200.0, -1, cv2.LINE_AA, 4)
+            cv2.circle(bg, (int(x * 16), int((y - 40 * s) * 16)), int(2.5 * s * 16), 200.0, -1,
+                       cv2.LINE_AA, 4)
         return np.clip(bg, 0, 255).astype(np.float32)
 
 
@@ -214,10 +221,11 @@ class _Actor:
     lean: float = 0.0  # forward lean of the upper body, fraction of height
     event: int = -1  # index of the event of an anomalous actor
     along: tuple = (1.0, 0.0)  # the walkway direction (orients carts)
-    xs: np.ndarray = field(default=None)
-    ys: np.ndarray = field(default=None)
-    phase: np.ndarray = field(default=None)
-    anomalous: np.ndarray = field(default=None)  # per frame
+    # per frame, filled by __post_init__ (whatever is passed)
+    xs: np.ndarray = field(default_factory=lambda: np.empty(0))
+    ys: np.ndarray = field(default_factory=lambda: np.empty(0))
+    phase: np.ndarray = field(default_factory=lambda: np.empty(0))
+    anomalous: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     def __post_init__(self):
         self.xs = np.full(self.T, np.nan)
@@ -249,7 +257,8 @@ def _walk_along(scene: _Scene, a: _Actor, rng: np.random.Generator, t: int, x: f
     ph = rng.uniform(0, 2 * math.pi) if t == 0 or np.isnan(a.xs[t - 1]) else a.phase[t - 1]
     wobble = rng.uniform(0, 2 * math.pi)
     drift = 0.0
-    entered = _visible(scene, x, scene.walkway_y(x, off), scene.person_height(scene.walkway_y(x, off), a.size))
+    entered = _visible(scene, x, scene.walkway_y(x, off),
+                       scene.person_height(scene.walkway_y(x, off), a.size))
     while t < a.T:
         y = scene.walkway_y(x, off)
         h = scene.person_height(y, a.size)
@@ -291,7 +300,8 @@ def _normal_population(scene: _Scene, rng: np.random.Generator, T: int) -> list[
             d = float(rng.choice([-1.0, 1.0]))
             if t - last_spawn[d] > 8:
                 last_spawn[d] = t
-                x0 = -0.25 * _BASE_HEIGHT * scene.unit if d > 0 else scene.W + 0.25 * _BASE_HEIGHT * scene.unit
+                x0 = (-0.25 * _BASE_HEIGHT * scene.unit if d > 0
+                      else scene.W + 0.25 * _BASE_HEIGHT * scene.unit)
                 new_walker(t, x0, d)
     return actors
 
@@ -312,7 +322,8 @@ def _anomaly(scene: _Scene, rng: np.random.Generator, kind: str, t0: int, T: int
     elif kind == "cart":
         body = rng.uniform(25, 235)
         a = _Actor(kind, T, size=rng.uniform(1.0, 1.2), direction=d,
-                   colors=(float(body), float(np.clip(body + rng.choice([-1, 1]) * rng.uniform(40, 80), 10, 245)),
+                   colors=(float(body),
+                           float(np.clip(body + rng.choice([-1, 1]) * rng.uniform(40, 80), 10, 245)),
                            float(rng.uniform(15, 50))))
         _walk_along(scene, a, rng, t0, _edge_x(scene, d, 0.8 * _BASE_HEIGHT * u), rng.uniform(-0.3, 0.3),
                     rng.uniform(1.3, 2.0), stride=1.0)
@@ -386,7 +397,8 @@ def _anomaly(scene: _Scene, rng: np.random.Generator, kind: str, t0: int, T: int
             a.direction = float(rng.choice([-1.0, 1.0]))
             off_now = (a.ys[t0 + L - 1] - scene.centre_y(a.xs[t0 + L - 1])) / (
                 scene.half_width * scene.scale(scene.centre_y(a.xs[t0 + L - 1])))
-            _walk_along(scene, a, rng, t0 + L, float(a.xs[t0 + L - 1]), float(np.clip(off_now, -1.3, 1.3)), v0)
+            _walk_along(scene, a, rng, t0 + L, float(a.xs[t0 + L - 1]), float(np.clip(off_now, -1.3, 1.3)),
+                        v0)
     else:  # pragma: no cover - guarded by KINDS
         raise ValueError(kind)
     a.event = event
@@ -433,9 +445,11 @@ def _draw(img: np.ndarray, a: _Actor, x: float, y: float, ph: float, h: float, v
         shoulder = (x + 0.1 * h * d, y - 0.78 * h)
         centre = ((hip[0] + shoulder[0]) / 2, (hip[1] + shoulder[1]) / 2)
         ang = -d * 30.0
-        cv2.ellipse(img, _p(*centre), (int(0.11 * h * 16), int(0.19 * h * 16)), ang, 0, 360, col(torso), -1, lt, 4)
+        cv2.ellipse(img, _p(*centre), (int(0.11 * h * 16), int(0.19 * h * 16)), ang, 0, 360, col(torso), -1,
+                    lt, 4)
         cv2.line(img, _p(*shoulder), _p(*bar), col(torso), max(1, round(0.06 * h)), lt, 4)
-        cv2.circle(img, _p(shoulder[0] + 0.06 * h * d, shoulder[1] - 0.1 * h), int(0.085 * h * 16), col(head), -1, lt, 4)
+        cv2.circle(img, _p(shoulder[0] + 0.06 * h * d, shoulder[1] - 0.1 * h), int(0.085 * h * 16), col(head),
+                   -1, lt, 4)
         return
     # a person: legs, arms, torso, head
     lean = a.lean * h * d
@@ -449,8 +463,8 @@ def _draw(img: np.ndarray, a: _Actor, x: float, y: float, ph: float, h: float, v
     arm = 0.75 * a.swing * h * math.sin(ph)
     at = max(1, round(0.06 * h))
     cv2.line(img, _p(*shoulder), _p(x + lean - arm, y - 0.5 * h), col(torso * 0.85), at, lt, 4)
-    cv2.ellipse(img, _p(x + 0.6 * lean, y - 0.63 * h), (max(1, int(0.13 * h * 16)), max(1, int(0.2 * h * 16))),
-                0, 0, 360, col(torso), -1, lt, 4)
+    cv2.ellipse(img, _p(x + 0.6 * lean, y - 0.63 * h),
+                (max(1, int(0.13 * h * 16)), max(1, int(0.2 * h * 16))), 0, 0, 360, col(torso), -1, lt, 4)
     cv2.line(img, _p(*shoulder), _p(x + lean + arm, y - 0.5 * h), col(torso * 0.85), at, lt, 4)
     cv2.circle(img, _p(x + lean, y - 0.9 * h), max(1, int(0.085 * h * 16)), col(head), -1, lt, 4)
 
@@ -522,12 +536,12 @@ def _render_video(scene: _Scene, actors: list[_Actor], rng: np.random.Generator,
                 present.append((y, i, a, x, h))
         present.sort(key=lambda r: (r[0], r[1]))
         ids = np.zeros((H, W), np.uint8)
-        for k, (y, i, a, x, h) in enumerate(present):
+        for k, (y, _i, a, x, h) in enumerate(present):
             _draw(img, a, x, y, a.phase[t], h, None, True)
             _draw(ids, a, x, y, a.phase[t], h, k + 1, False)
         boxes += [(t, *box[1:]) for box in _visible_boxes(ids)]
-        if with_gt and any(r[2].anomalous[t] for r in present):
-            for k, (y, i, a, x, h) in enumerate(present):
+        if with_gt and masks is not None and any(r[2].anomalous[t] for r in present):
+            for k, (_y, _i, a, _x, _h) in enumerate(present):
                 if a.anomalous[t]:
                     masks[a.event, t] = ids == k + 1
         noise = rng.standard_normal((H, W), dtype=np.float32) * _NOISE_SIGMA
@@ -577,7 +591,8 @@ def _write_frames(folder: Path, frames: np.ndarray) -> None:
     folder.mkdir(parents=True)
     T = len(frames)
     for i, f in enumerate(frames):
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_GRAY2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_GRAY2BGR),
+                               [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if not ok:  # pragma: no cover
             raise OSError(f"cannot encode frame {i} of {folder}")
         (folder / f"{_frame_name(i, T)}.jpg").write_bytes(buf.tobytes())
@@ -612,9 +627,10 @@ def _tracks(masks: np.ndarray) -> tuple[list[str], list[dict]]:
 
 
 def _write_detections(folder: Path, split_boxes: dict[str, dict[str, list]], T: int) -> None:
-    """``training.csv``, ``testing.csv`` (frame indices over the split's videos in order) and ``index.json``."""
+    """``training.csv``, ``testing.csv`` (frame indices over the split's videos in order) and
+    ``index.json``."""
     folder.mkdir()
-    index = {}
+    index: dict[str, Any] = {}
     for stem, videos in split_boxes.items():
         lines = ["frame_index,x1,y1,x2,y2"]
         for position, rows in enumerate(videos.values()):
@@ -622,7 +638,8 @@ def _write_detections(folder: Path, split_boxes: dict[str, dict[str, list]], T: 
         (folder / f"{stem}.csv").write_text("\n".join(lines) + "\n")
         index[stem] = {"n_frames": T * len(videos), "n_boxes": len(lines) - 1,
                        "videos": {vid: T for vid in videos}}
-    index["source"] = f"vadbench.data.synthetic generator version {GENERATOR_VERSION}: the actors' visible pixels"
+    index["source"] = (f"vadbench.data.synthetic generator version {GENERATOR_VERSION}: "
+                       "the actors' visible pixels")
     (folder / "index.json").write_text(json.dumps(index, indent=1) + "\n")
     (folder / "SOURCE.md").write_text(_DETECTIONS_SOURCE)
 
@@ -759,7 +776,8 @@ def _replaceable(path: Path) -> bool:
 
 
 def _same_dataset(tmp: Path, out_dir: Path) -> bool:
-    """True when ``out_dir`` is complete with the same ``.complete`` marker (version, seed, parameters) as ``tmp``."""
+    """True when ``out_dir`` is complete with the same ``.complete`` marker (version, seed, parameters) as
+    ``tmp``."""
     try:
         return (out_dir / COMPLETE_MARKER).read_bytes() == (tmp / COMPLETE_MARKER).read_bytes()
     except OSError:
@@ -767,7 +785,8 @@ def _same_dataset(tmp: Path, out_dir: Path) -> bool:
 
 
 def _publish(tmp: Path, out_dir: Path) -> None:
-    """Move the finished ``tmp`` folder to ``out_dir``; keep an ``out_dir`` that already holds the same dataset.
+    """Move the finished ``tmp`` folder to ``out_dir``; keep an ``out_dir`` that already holds the same
+    dataset.
 
     The rename is atomic: readers see no folder or a complete one. When a
     concurrent writer published first, its complete folder (which readers may
@@ -783,10 +802,8 @@ def _publish(tmp: Path, out_dir: Path) -> None:
     if _same_dataset(tmp, out_dir):
         return  # the first complete copy wins; the caller removes ours
     old = _fresh_dir(out_dir.parent, f".{out_dir.name}.old-")
-    try:
+    with contextlib.suppress(FileNotFoundError):  # someone else moved it away meanwhile
         os.replace(out_dir, old / "d")
-    except FileNotFoundError:  # someone else moved it away meanwhile
-        pass
     try:
         os.replace(tmp, out_dir)
     except OSError:
@@ -811,14 +828,16 @@ def _write_dataset(root: Path, seed: int, params: dict) -> None:
     (root / "testing" / "tracks").mkdir(parents=True)
     for i in range(params["n_test"]):
         vid = f"{i + 1:02d}"
-        frames, masks, plan, detections["testing"][vid] = _test_video(scene, seed, i, order[i % len(order)], T)
+        frames, masks, plan, detections["testing"][vid] = _test_video(scene, seed, i, order[i % len(order)],
+                                                                      T)
         union = masks.any(axis=0)
         _write_frames(root / "testing" / "frames" / vid, frames)
         _write_masks(root / "testing" / "gt_masks" / vid, union)
         rows, spans = _tracks(masks)
         (root / "testing" / "tracks" / f"{vid}.txt").write_text("".join(r + "\n" for r in rows))
         labels[vid] = [int(v) for v in union.reshape(T, -1).any(axis=1)]
-        events[vid] = [{"kind": kind, "spawn_frame": t0, **span} for (kind, t0), span in zip(plan, spans)]
+        events[vid] = [{"kind": kind, "spawn_frame": t0, **span}
+                       for (kind, t0), span in zip(plan, spans, strict=False)]
     (root / "labels").mkdir()
     (root / "labels" / "frame_labels.json").write_text(
         "{\n" + ",\n".join(f'  "{k}": {json.dumps(v)}' for k, v in labels.items()) + "\n}\n")
@@ -878,10 +897,8 @@ def _locked(lock_path: Path):
         yield
         return
     with open(lock_path, "a+b") as f:
-        try:
+        with contextlib.suppress(OSError):  # e.g. a file system without locks
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        except OSError:  # pragma: no cover - e.g. a file system without locks
-            pass
         yield  # closing the file releases the lock
 
 
@@ -889,7 +906,8 @@ def _locked(lock_path: Path):
 # the reference frame-difference baseline
 # ---------------------------------------------------------------------------
 def frame_difference_scores(frames: np.ndarray, block: int = 16) -> np.ndarray:
-    """Per-frame maximum over ``block`` x ``block`` cells of the mean absolute difference to the previous frame.
+    """Per-frame maximum over ``block`` x ``block`` cells of the mean absolute difference to the previous
+    frame.
 
     ``frames`` is (T, H, W) grayscale; frame 0 takes frame 1's score.
 

@@ -119,7 +119,8 @@ def _numbered(folder: Path, prefix: str) -> list[tuple[str, Path]]:
     if not folder.is_dir():
         raise DataError(folder, "folder does not exist")
     pattern = re.compile(rf"^{prefix}(\d+)$", re.IGNORECASE)
-    found = sorted((int(m.group(1)), p) for p in folder.iterdir() if p.is_dir() and (m := pattern.match(p.name)))
+    found = sorted((int(m.group(1)), p) for p in folder.iterdir()
+                   if p.is_dir() and (m := pattern.match(p.name)))
     if not found:
         raise DataError(folder, f"holds no {prefix}NNN video folders")
     return [(f"{n:02d}", p) for n, p in found]
@@ -145,7 +146,8 @@ def _original_files(root: Path, name: str) -> _Files:
 def _subfolders(folder: Path) -> list[tuple[str, Path]]:
     if not folder.is_dir():
         raise DataError(folder, "folder does not exist")
-    found = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_natural_key)
+    found = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                   key=_natural_key)
     if not found:
         raise DataError(folder, "holds no video folders")
     return [(p.name, p) for p in found]
@@ -158,7 +160,8 @@ def _frame_folder_files(root: Path, name: str) -> _Files:
     labels = root / "labels"
     intervals = [p for p in (labels / f"UCSD{name}.m", root / f"UCSD{name}.m", labels / f"{name}.mat",
                              root / f"{name}.mat") if p.is_file()]
-    frame_labels = [p for p in (labels / "frame_labels.json", labels / f"frame_labels_{name}.json") if p.is_file()]
+    frame_labels = [p for p in (labels / "frame_labels.json", labels / f"frame_labels_{name}.json")
+                    if p.is_file()]
     tracks = root / "testing" / "tracks"
     return _Files(root, "frame-folders", _subfolders(root / "training" / "frames"), test, masks,
                   intervals, frame_labels, tracks if tracks.is_dir() else None)
@@ -174,7 +177,8 @@ def _mask_source(files: _Files, n_frames: dict[str, int], cache_dir) -> LabelSou
     for vid, folder in files.masks.items():
         paths = mask_files(folder)
         if len(paths) != n_frames[vid]:
-            raise DataError(folder, f"holds {len(paths)} masks for the {n_frames[vid]} frames of test video {vid}")
+            raise DataError(folder,
+                            f"holds {len(paths)} masks for the {n_frames[vid]} frames of test video {vid}")
         key = {"mask_folder": str(folder.resolve()), "files": file_stats(paths)}
         labels[vid] = np.array(cached_array("labels", key, partial(mask_folder_labels, folder),
                                             label=f"masks_{vid}", cache_dir=cache_dir), np.uint8)
@@ -241,7 +245,8 @@ def _build(name: str, files: _Files, labels: str, cache_dir) -> Dataset:
     cross_check(found)
     chosen = _choose_labels(found, labels, list(sources), files.folder)
     if files.tracks is not None and not any((files.tracks / f"{vid}.txt").is_file() for vid in sources):
-        raise DataError(files.tracks, f"holds no track file <video>.txt for any test video ({', '.join(sources)})")
+        raise DataError(files.tracks,
+                        f"holds no track file <video>.txt for any test video ({', '.join(sources)})")
     test = []
     for vid, source in sources.items():
         video = Video(vid, source, labels=chosen.labels[vid])
@@ -249,7 +254,7 @@ def _build(name: str, files: _Files, labels: str, cache_dir) -> Dataset:
             video.mask_loader = partial(_load_masks, files.masks[vid], source)
         if files.tracks is not None:
             video.track_loader = partial(read_tracks, files.tracks / f"{vid}.txt", missing_ok=True)
-        elif video.has_masks:
+        elif video.mask_loader is not None:  # video.has_masks
             video.track_loader = derived_track_loader(video.mask_loader)
             video.tracks_derived = True
         test.append(video)

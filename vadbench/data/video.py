@@ -16,9 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..errors import DataError
+from .detections import detection_counts
 from .frames import FrameSource
 
 Size = tuple[int, int]  # (width, height), as OpenCV takes it
@@ -116,7 +119,7 @@ class Video:
     @property
     def has_tracks(self) -> bool:
         """Whether ``tracks`` is (or will be, on first access) an array; reads nothing."""
-        return self._tracks is not None or self.track_loader is not None
+        return _stored_tracks(self) is not None or self.track_loader is not None
 
     def unlabelled(self) -> Video:
         """This video as a model may see it: the same id, frames, ``meta`` and detections, no ground truth.
@@ -133,20 +136,26 @@ class Video:
         return Video(self.id, self.source, meta=dict(self.meta), detection_loader=self.detection_loader)
 
 
-def _get_tracks(self: Video) -> np.ndarray | None:
+# ``_tracks`` is an attribute of no field: the type checker does not see it, hence ``Any`` below
+def _stored_tracks(self: Any) -> np.ndarray | None:
+    return self._tracks
+
+
+def _get_tracks(self: Any) -> np.ndarray | None:
     if self._tracks is None and self.track_loader is not None:
         self._tracks = self.track_loader()
         self.track_loader = None
     return self._tracks
 
 
-def _set_tracks(self: Video, value: np.ndarray | None) -> None:
+def _set_tracks(self: Any, value: np.ndarray | None) -> None:
     self._tracks = value
 
 
 # ``tracks`` stays a dataclass field (``Video(..., tracks=rows)`` works) but is backed by a
 # property, so that tracks given as ``track_loader`` are read or derived on first access only.
-Video.tracks = property(_get_tracks, _set_tracks, doc="Ground-truth tracks (see the class docstring).")
+Video.tracks = property(  # type: ignore[assignment]  # a field whose attribute is a property, on purpose
+    _get_tracks, _set_tracks, doc="Ground-truth tracks (see the class docstring).")
 
 
 @dataclass
@@ -234,8 +243,6 @@ class Dataset:
         (over all the split's frames); a split without detections is left out, so
         ``{}`` when the dataset has none.
         """
-        from .detections import detection_counts
-
         out = {}
         for split in (self.train, self.test):
             counts = detection_counts(split.videos)
@@ -248,8 +255,6 @@ class Dataset:
 
 def check_labels(labels: np.ndarray, n_frames: int, where: str | Path) -> np.ndarray:
     """Validate one video's frame labels against its frame count; return them as uint8."""
-    from ..errors import DataError
-
     labels = np.asarray(labels).reshape(-1)
     if len(labels) != n_frames:
         raise DataError(where, f"has {len(labels)} frame labels for {n_frames} frames")

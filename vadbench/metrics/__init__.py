@@ -8,6 +8,7 @@ all of them with the results.
 1.0
 """
 
+from .cell import evaluate_scores, region_source, video_regions
 from .curves import average_precision, bootstrap_ci, equal_error_rate, partial_auc
 from .evaluate import evaluate
 from .frame import FrameAUC, frame_auc, frame_auc_details, minmax, prepare_scores, video_breakdown
@@ -20,6 +21,7 @@ __all__ = [
     "box_iou",
     "equal_error_rate",
     "evaluate",
+    "evaluate_scores",
     "frame_auc",
     "frame_auc_details",
     "link_tracks",
@@ -27,7 +29,9 @@ __all__ = [
     "partial_auc",
     "prepare_scores",
     "rbdc_tbdc",
+    "region_source",
     "regions_from_maps",
     "regions_from_masks",
     "video_breakdown",
+    "video_regions",
 ]

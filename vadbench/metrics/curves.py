@@ -175,7 +175,7 @@ def bootstrap_ci(scores, labels, *, average: str = "micro", n_boot: int = 1000, 
     draws = [np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(int(n_boot))]
     stats = []
     if average == "macro":
-        per_video = [_video_auc(a, b, single_class, i) for i, (a, b) in enumerate(zip(s, y))]
+        per_video = [_video_auc(a, b, single_class, i) for i, (a, b) in enumerate(zip(s, y, strict=True))]
         value = np.array([np.nan if a is None else a for a in per_video])
         npos = np.array([b.sum() for b in y])
         nall = np.array([b.size for b in y])

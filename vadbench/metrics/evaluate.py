@@ -79,7 +79,7 @@ def evaluate(scores, labels, *, video_ids=None, sigma: float | None = None, norm
     s_mm, _ = prepare_scores(scores, labels, sigma=sigma, normalize="minmax", skip_first=skip_first)
     micro_minmax = frame_auc_details(s_mm, y, average="micro")
     macro = frame_auc_details(s, y, average="macro", video_ids=video_ids, single_class=single_class)
-    ci = {"micro": None, "macro": None}
+    ci: dict[str, list[float] | None] = {"micro": None, "macro": None}
     if bootstrap:
         for avg in ci:
             lo, hi = bootstrap_ci(s, y, average=avg, n_boot=bootstrap, alpha=alpha, seed=seed,
@@ -102,7 +102,7 @@ def evaluate(scores, labels, *, video_ids=None, sigma: float | None = None, norm
         "track_fraction": float(track_fraction),
         "max_fp_per_frame": float(max_fp_per_frame),
         "tracks_derived": bool(tracks_derived),
-        "rbdc_num_frames": int(num_frames) if has_regions else None,
+        "rbdc_num_frames": int(num_frames) if has_regions and num_frames is not None else None,
         "bootstrap_n": int(bootstrap),
         "bootstrap_seed": int(seed),
         "bootstrap_alpha": float(alpha),

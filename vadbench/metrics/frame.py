@@ -61,7 +61,7 @@ def _check(scores, labels) -> tuple[list[np.ndarray], list[np.ndarray]]:
     y = _as_videos(labels, "labels")
     if len(s) != len(y):
         raise ValueError(f"{len(s)} videos of scores but {len(y)} videos of labels")
-    for i, (a, b) in enumerate(zip(s, y)):
+    for i, (a, b) in enumerate(zip(s, y, strict=True)):
         if a.shape != b.shape:
             raise ValueError(f"video {i}: {a.size} scores but {b.size} labels")
         if not np.isfinite(a).all():
@@ -241,9 +241,9 @@ def frame_auc_details(scores, labels, *, average: str = "micro", video_ids: Sequ
     _check_both_classes(y)
     if average == "micro":
         return FrameAUC(_auc(np.concatenate(s), np.concatenate(y)), [], 0, [])
-    per_video = [_video_auc(a, b, single_class, v) for a, b, v in zip(s, y, ids)]
+    per_video = [_video_auc(a, b, single_class, v) for a, b, v in zip(s, y, ids, strict=True)]
     kept = [a for a in per_video if a is not None]
-    dropped = [v for v, a in zip(ids, per_video) if a is None]
+    dropped = [v for v, a in zip(ids, per_video, strict=True) if a is None]
     if not kept:
         raise ValueError("macro AUC is undefined: every video holds a single class and single_class='drop'")
     return FrameAUC(float(np.mean(kept)), dropped, len(dropped), per_video)
@@ -303,8 +303,9 @@ def frame_auc(scores, labels, *, average: str = "micro", sigma: float | None = N
                              single_class=single_class, skip_first=skip_first).value
 
 
-def video_breakdown(scores, labels, *, video_ids: Sequence[Hashable] | None = None, sigma: float | None = None,
-                    normalize: str | None = None, skip_first: int = 0) -> list[dict]:
+def video_breakdown(scores, labels, *, video_ids: Sequence[Hashable] | None = None,
+                    sigma: float | None = None, normalize: str | None = None,
+                    skip_first: int = 0) -> list[dict]:
     """Per video: what it holds, how it ranks on its own, and what it costs the pooled (micro) AUC.
 
     A micro AUC far below the macro one means the videos' scores are not on
@@ -345,7 +346,7 @@ def video_breakdown(scores, labels, *, video_ids: Sequence[Hashable] | None = No
     if len(ids) != len(s):
         raise ValueError(f"{len(ids)} video ids for {len(s)} videos")
     rows = []
-    for i, (a, b) in enumerate(zip(s, y)):
+    for i, (a, b) in enumerate(zip(s, y, strict=True)):
         rest_s = np.concatenate([v for j, v in enumerate(s) if j != i] or [np.zeros(0)])
         rest_y = np.concatenate([v for j, v in enumerate(y) if j != i] or [np.zeros(0)])
         rows.append({

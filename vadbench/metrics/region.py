@@ -42,32 +42,37 @@ import numpy as np
 
 
 def box_iou(box, boxes) -> np.ndarray:
-    """IoU of one inclusive pixel box with each of several boxes.
+    """IoU of one inclusive pixel box (or of each of several) with each of several boxes.
 
     Parameters
     ----------
-    box : array_like, shape (4,)
+    box : array_like, shape (4,) or (m, 4)
         ``(x_min, y_min, x_max, y_max)``, inclusive, so a one-pixel box has
-        ``x_min == x_max``.
+        ``x_min == x_max``; several boxes give one row of IoUs each.
     boxes : array_like, shape (n, 4)
         Boxes in the same format.
 
     Returns
     -------
-    ndarray, shape (n,)
+    ndarray, shape (n,), or (m, n) for boxes ``box`` of shape (m, 4)
         Intersection over union, 0 where the union is empty.
 
     Examples
     --------
     >>> box_iou([0, 0, 1, 1], [[0, 0, 1, 1], [1, 1, 2, 2], [5, 5, 6, 6]]).tolist()
     [1.0, 0.14285714285714285, 0.0]
+    >>> box_iou([[0, 0, 9, 9]], [[0, 0, 4, 9], [20, 20, 29, 29]]).tolist()  # pairwise
+    [[0.5, 0.0]]
     """
     a = np.asarray(box, dtype=float)
     b = np.asarray(boxes, dtype=float).reshape(-1, 4)
-    iw = np.clip(np.minimum(a[2], b[:, 2]) - np.maximum(a[0], b[:, 0]) + 1, 0, None)
-    ih = np.clip(np.minimum(a[3], b[:, 3]) - np.maximum(a[1], b[:, 1]) + 1, 0, None)
+    if a.ndim == 2:  # pairwise: one row per box of ``box``
+        a = a[:, None, :]
+    iw = np.clip(np.minimum(a[..., 2], b[:, 2]) - np.maximum(a[..., 0], b[:, 0]) + 1, 0, None)
+    ih = np.clip(np.minimum(a[..., 3], b[:, 3]) - np.maximum(a[..., 1], b[:, 1]) + 1, 0, None)
     inter = iw * ih
-    union = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1) - inter
+    area_a = (a[..., 2] - a[..., 0] + 1) * (a[..., 3] - a[..., 1] + 1)
+    union = area_a + (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1) - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
@@ -101,10 +106,11 @@ def _sweep(pred_regions, gt_tracks, num_frames, iou_threshold, track_fraction, m
     if not gv:
         raise ValueError("gt_tracks is empty: RBDC/TBDC are undefined without GT regions")
     track_index: dict = {}
-    track_of = np.array([track_index.setdefault((v, t), len(track_index)) for v, t in zip(gv, g[:, 0])])
+    track_of = np.array([track_index.setdefault((v, t), len(track_index))
+                         for v, t in zip(gv, g[:, 0], strict=True)])
     track_len = np.bincount(track_of)
     by_frame = defaultdict(list)
-    for i, (v, f) in enumerate(zip(gv, np.rint(g[:, 1]).astype(int).tolist())):
+    for i, (v, f) in enumerate(zip(gv, np.rint(g[:, 1]).astype(int).tolist(), strict=True)):
         by_frame[(v, f)].append(i)
     by_frame = {k: np.array(i) for k, i in by_frame.items()}
     gbox = g[:, 2:6]
@@ -247,7 +253,7 @@ def regions_from_maps(maps, frame_size, *, levels=(0.5, 0.7, 0.9), frame_indices
     if len(frames) != len(maps):
         raise ValueError(f"{len(frames)} frame indices for {len(maps)} maps")
     rows = []
-    for t, m in zip(frames, maps):
+    for t, m in zip(frames, maps, strict=True):
         up = cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR)
         top = float(up.max())
         if top <= 0:
@@ -292,11 +298,12 @@ def regions_from_masks(masks, *, connectivity: int = 8) -> np.ndarray:
     masks = np.asarray(masks)
     if masks.ndim != 3:
         raise ValueError(f"masks must have shape (T, H, W), got {masks.shape}")
-    rows = []
+    rows: list[tuple[int, int, int, int, int]] = []
     for t, m in enumerate(masks):
         if not m.any():
             continue
-        _, _, stats, _ = cv2.connectedComponentsWithStats((m != 0).astype(np.uint8), connectivity=connectivity)
+        _, _, stats, _ = cv2.connectedComponentsWithStats((m != 0).astype(np.uint8),
+                                                          connectivity=connectivity)
         rows.extend((t, x, y, x + w - 1, y + h - 1) for x, y, w, h, _ in stats[1:].tolist())
     return np.array(rows, dtype=np.int64).reshape(-1, 5)
 
@@ -348,7 +355,7 @@ def link_tracks(regions, iou: float = 0.1, max_gap: int = 1) -> np.ndarray:
         here = np.flatnonzero(frames == f)
         open_tracks = [k for k in range(len(last_frame)) if 1 <= f - last_frame[k] <= max_gap]
         pairs = sorted((-v, k, i) for k in open_tracks
-                       for i, v in zip(here, box_iou(last_box[k], boxes[here])) if v >= iou)
+                       for i, v in zip(here, box_iou(last_box[k], boxes[here]), strict=True) if v >= iou)
         used_t, used_r = set(), set()
         for _, k, i in pairs:
             if k not in used_t and i not in used_r:

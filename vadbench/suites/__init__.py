@@ -41,14 +41,32 @@ def load_suite(name_or_path: str) -> dict:
 
 
 def suite_cells(suite: dict, *, quick: bool = False, seeds=None):
-    """Expand a suite into runner cells (``quick`` uses each model's ``quick`` config and one seed)."""
+    """Expand a suite into runner cells.
+
+    ``quick`` runs the first seed only. A suite with a ``[quick]`` table names
+    its headline models there (``models = [...]``): ``quick`` runs those, in
+    their full configurations, so its cells are the full suite's first-seed
+    cells. A suite without one runs every model in its registered ``quick``
+    configuration (a smoke test of the pipeline).
+
+    >>> [c.model for c in suite_cells(load_suite("ped2"), quick=True)][:2]
+    ['motion-diff', 'teacher-attr-boxes']
+    """
     from ..runner import Cell
 
     seeds = seeds or (suite["seeds"][:1] if quick else suite["seeds"])
+    headline = (suite.get("quick") or {}).get("models") if quick else None
+    models = suite["models"]
+    if headline:
+        unknown = sorted(set(headline) - {m["name"] for m in models})
+        if unknown:
+            raise VadbenchError(f"{suite.get('file', suite['name'])}: [quick] names models the suite does "
+                                f"not have: {', '.join(unknown)}")
+        models = [m for m in models if m["name"] in headline]
     configs = []
-    for m in suite["models"]:
+    for m in models:
         config = dict(m.get("config", {}))
-        if quick:  # the plugin's registered quick configuration, then the suite's own
+        if quick and not headline:  # the plugin's registered quick configuration, then the suite's own
             from ..plugins import model_registry
 
             config.update(model_registry().entry(m["name"]).quick)
@@ -57,7 +75,7 @@ def suite_cells(suite: dict, *, quick: bool = False, seeds=None):
     # seeds outer: a run stopped part-way leaves whole leaderboards (every model at the first seed)
     out = []
     for i, seed in enumerate(seeds):
-        for m, config in zip(suite["models"], configs):
+        for m, config in zip(models, configs, strict=True):
             if i and not m.get("trained", True):
                 continue
             out.append(Cell(model=m["name"], dataset=suite["dataset"], seed=seed, model_config=config,

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._clips import WindowModel
+from vadbench.window_model import WindowModel
 
 
 class ConvAENet(nn.Module):
@@ -65,9 +65,10 @@ class ConvAE(WindowModel):
     def __init__(self, size=(192, 128), width: int = 32, epochs: int = 8, batch_size: int = 16,
                  lr: float = 1e-3, score: str = "block", **kw):
         self.width = width
-        super().__init__(size=size, epochs=epochs, batch_size=batch_size, lr=lr, score=score, width=width, **kw)
+        super().__init__(size=size, epochs=epochs, batch_size=batch_size, lr=lr, score=score, width=width,
+                         **kw)
 
-    def build_net(self) -> nn.Module:
+    def build_net(self, train: bool = False) -> nn.Module:
         return ConvAENet(self.window, self.width)
 
     def loss(self, windows: torch.Tensor) -> torch.Tensor:

@@ -29,8 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vadbench.losses import gradient_loss
-
-from ._clips import WindowModel
+from vadbench.window_model import WindowModel
 
 
 def _double_conv(cin: int, cout: int) -> nn.Sequential:
@@ -55,7 +54,7 @@ class UNet(nn.Module):
         for down in self.downs:
             skips.append(down(F.max_pool2d(skips[-1], 2)))
         h = skips.pop()
-        for up, merge in zip(self.ups, self.merges):
+        for up, merge in zip(self.ups, self.merges, strict=True):
             h = merge(torch.cat([up(h), skips.pop()], 1))
         return (torch.tanh(self.out(h))[:, 0] + 1) / 2
 
@@ -66,13 +65,13 @@ class FutureFramePrediction(WindowModel):
     family = "baseline"
     window = 5  # 4 inputs + the predicted frame
 
-    def __init__(self, size=(192, 128), width: int = 8, epochs: int = 6, batch_size: int = 8, lr: float = 1e-3,
-                 w_grad: float = 1.0, score: str = "frame", **kw):
+    def __init__(self, size=(192, 128), width: int = 8, epochs: int = 6, batch_size: int = 8,
+                 lr: float = 1e-3, w_grad: float = 1.0, score: str = "frame", **kw):
         self.width, self.w_grad = width, w_grad
         super().__init__(size=size, epochs=epochs, batch_size=batch_size, lr=lr, score=score, width=width,
                          w_grad=w_grad, **kw)
 
-    def build_net(self) -> nn.Module:
+    def build_net(self, train: bool = False) -> nn.Module:
         return UNet(self.window - 1, self.width)
 
     def loss(self, windows: torch.Tensor) -> torch.Tensor:

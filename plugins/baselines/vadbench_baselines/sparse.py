@@ -1,4 +1,5 @@
-"""Sparse combination learning, after Lu, Shi and Jia, "Abnormal Event Detection at 150 FPS in MATLAB", ICCV 2013.
+"""Sparse combination learning, after Lu, Shi and Jia, "Abnormal Event Detection at 150 FPS in MATLAB",
+ICCV 2013.
 
 The method describes every spatio-temporal cuboid of a video by its 3D
 gradients, learns from normal videos a small set of *combinations* (each a
@@ -199,7 +200,7 @@ class SparseCombination(Model):
     def frame_maps(self, windows: np.ndarray) -> list[np.ndarray]:
         """Normalised cuboid errors per scale, each (B, gh, gw)."""
         out = []
-        for model, f in zip(self.models, self._features(windows)):
+        for model, f in zip(self.models, self._features(windows), strict=False):
             b, gh, gw, d = f.shape
             x = f.reshape(-1, d) / model["feat_scale"] - model["mean"]
             z = x @ model["pca"]

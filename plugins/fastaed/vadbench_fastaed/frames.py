@@ -60,8 +60,10 @@ def stack_input(frames: np.ndarray, idx: np.ndarray) -> np.ndarray:
 def reduction_for(native_wh: tuple[int, int], size_wh: tuple[int, int]) -> int:
     """Largest JPEG DCT reduction (1, 2, 4, 8) whose decoded frame still covers ``size_wh``.
 
-    >>> reduction_for((360, 240), (90, 60)), reduction_for((360, 240), (120, 80)), reduction_for((640, 360), (640, 360))
-    (4, 2, 1)
+    >>> reduction_for((360, 240), (90, 60)), reduction_for((360, 240), (120, 80))
+    (4, 2)
+    >>> reduction_for((640, 360), (640, 360))
+    1
     """
     w, h = native_wh
     tw, th = size_wh

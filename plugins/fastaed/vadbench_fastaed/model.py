@@ -47,7 +47,6 @@ import json
 import time
 import zipfile
 import zlib
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +57,12 @@ from torch import nn
 
 from vadbench import Model, Scores, drop_late_defaults
 from vadbench.atomic import atomic_save_npz, load_npz
-from vadbench.maps import DEFAULT_SCALES, pool_maps, scale_key
+from vadbench.maps import pool_maps, scale_key
+from vadbench.progress import progress
 
 from .frames import FrameReader, stack_input, triplet_index
 from .nets import FrameDecoder, InferenceNet, MapDiscriminator, StudentNet, fold_batchnorm
-
-NET_KEYS = ("widths", "stem_kernel", "stem_stride", "reflect", "backbone", "out_indices", "backbone_kwargs",
-            "depth", "heads", "dim_head", "mlp_mult", "kv_stride", "proj_kernel", "head_hidden", "act", "fine_heads",
-            "motion", "match_radius")
-
+from .settings import LATE_DEFAULTS, Settings
 
 INPUT_SCALE = 1.0 / 128.0
 
@@ -113,146 +109,56 @@ def state_fingerprint(state: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def speed_balance_weights(frame_target: np.ndarray, own_speed: np.ndarray) -> np.ndarray:
-    """Per-clip loss weights: each group (clips at their own speed, sped-up clips) weighed by the
-    inverse variance of its frame targets, scaled to a mean weight of 1.
-
-    A group's weighted squared error is then in units of its own spread, so the
-    order of frames within normal speed counts as much as the order between speeds.
-
-    >>> w = speed_balance_weights(np.array([1.0, 1.2, 3.0, 5.0]), np.array([True, True, False, False]))
-    >>> [round(float(x), 3) for x in w]
-    [1.98, 1.98, 0.02, 0.02]
-    """
-    w = np.ones(len(frame_target), np.float32)
-    for group in (own_speed, ~own_speed):
-        if group.sum() > 1:
-            w[group] = 1.0 / max(float(np.var(frame_target[group])), 1e-12)
-    return (w / w.mean()).astype(np.float32)
-
-
-def mirror_half(x: torch.Tensor, targets: list[dict[str, torch.Tensor]], g: torch.Generator):
-    """Mirror a random half of a batch left-right: inputs (B, C, H, W) and every target map (B, n, n).
-
-    >>> x = torch.arange(4.0).reshape(1, 1, 1, 4).repeat(8, 1, 1, 1)
-    >>> t = [{"4x4": torch.arange(16.0).reshape(1, 4, 4).repeat(8, 1, 1)}]
-    >>> y, u = mirror_half(x, t, torch.Generator().manual_seed(0))
-    >>> flipped = y[:, 0, 0, 0] == 3
-    >>> bool(torch.equal(u[0]["4x4"][flipped, 0], torch.tensor([[3.0, 2, 1, 0]] * int(flipped.sum()))))
-    True
-    """
-    m = torch.rand(len(x), generator=g) < 0.5
-    x = torch.where(m[:, None, None, None], x.flip(-1), x)
-    return x, [{k: torch.where(m[:, None, None], v.flip(-1), v) for k, v in t.items()} for t in targets]
-
-
 class FastAED(Model):
-    """Fast-AED student: frame triplets -> conv stem + conv-attention -> 1x1, 4x4, 16x16 maps, distilled from teachers.
+    """Fast-AED student: frame triplets -> conv stem + conv-attention -> 1x1, 4x4, 16x16 maps, distilled
+    from teachers.
 
-    Parameters (all JSON-able; the registered names in ``plugin.py`` set them)
-    ----------
-    size, color, offset
-        Input size (width, height), colour (9 channels) or grayscale (3), and k of ``[t-k, t, t+k]``.
-    widths ... fine_heads, motion, scales
-        The network (:class:`~vadbench_fastaed.nets.StudentNet`); ``backbone`` names a timm model;
-        ``motion`` adds the absolute frame differences to the input; ``match_radius`` adds a
-        block-matching speed field to the first stride-2 stage.
-    teachers, teacher_weights, teacher_config
-        Registered teacher names (fetched with ``ctx.get_model``), loss weights, config overrides.
-    targets, folds
-        ``"crossfit"`` (default) or ``"direct"`` teacher maps of the training videos, or a dict
-        teacher -> mode (``"*"``: the default).
-    speedups
-        Factors of the sped-up training clips (every f-th frame), scored by the teachers.
-    normalize, transform
-        Target units: divide by the teacher's mean (or max) training frame score, then ``log1p``.
-    lam, d_lr, d_steps
-        Adversarial weight (0: standard KD), discriminator learning rate and updates per step.
-    pretrain_epochs, pretrain_lr
-        Phase 1 (autoencoder pretraining of encoder + attention); 0 skips it.
-    epochs, batch_size, lr, weight_decay, opt, sched, warmup_epochs, decay_epochs, decay_rate
-        Phase 2 optimisation (timm ``create_optimizer_v2`` / ``create_scheduler_v2``).
-    train_stride, val_every
-        Use every n-th training frame; hold out every ``val_every``-th training video and report
-        fidelity to the teachers on its clips at their own speed (``history["val_*"]``) and on as many
-        such clips it was trained on (``history["fit_*"]``); development only; 0: off.
-    flip
-        Mirror a random half of every training batch left-right, inputs and target maps alike
-        (scenes filmed by a fixed camera, where walking left or right is equally normal).
-    speed_balance
-        Weigh each training clip's distillation error by the inverse variance of the teachers'
-        frame targets in its group (clips at their own speed, sped-up clips), so that the order
-        of frames within normal speed counts as much as the order between speeds
-        (:func:`speed_balance_weights`).
-    score
-        Frame score: ``"mean"`` of the 1x1 head and the max of the finest map, ``"max"``, ``"s"``.
-    infer_batch, decode_threads, infer_threads, fold_bn, channels_last, device
-        Inference: frames per forward, decoding threads, torch threads during ``score``, and
-        where the inference network runs (``"cuda"`` for GPU timing; training stays on the CPU).
-    quick
-        Fetch the teachers with their registered ``quick`` configurations (contract tests).
+    Settings (all JSON-able; the registered names in ``plugin.py`` set them) are passed flat, as
+    keywords, and sorted into three frozen parts (:mod:`vadbench_fastaed.settings`), each listing its
+    settings with their defaults:
+
+    ``network`` (:class:`~vadbench_fastaed.settings.Network`)
+        Input size, colour and triplet offset; the network (:class:`~vadbench_fastaed.nets.StudentNet`)
+        and its output ``scales``.
+    ``distill`` (:class:`~vadbench_fastaed.settings.Distillation`)
+        The teachers and their targets (cross-fitted or direct, sped-up clips, units), the
+        adversarial part, phase 1 and phase 2 optimisation, the held-out fidelity check.
+    ``inference`` (:class:`~vadbench_fastaed.settings.Inference`)
+        The frame score and how ``score`` runs (batch, threads, BatchNorm folding, layout, device).
+
+    ``config`` is the flat configuration with every setting, except ``device`` while it is
+    ``"cpu"`` (it came after results were recorded; see :func:`vadbench.drop_late_defaults`).
     """
 
     family = "student"
     trainable = True
 
-    def __init__(self, size: Sequence[int] = (90, 60), color: bool = False, offset: int = 3,
-                 widths: Sequence[int] = (16, 32, 64), stem_kernel: int = 3, stem_stride: int = 1,
-                 reflect: bool = False, backbone: str | None = None, out_indices: Sequence[int] = (1, 2, 3),
-                 backbone_kwargs: dict | None = None, depth: int = 1, heads: int = 2, dim_head: int = 32,
-                 mlp_mult: int = 2, kv_stride: int = 2, proj_kernel: int = 3, head_hidden: int = 32,
-                 act: str = "linear", fine_heads: int = 0, motion: bool = False, match_radius: int = 0,
-                 scales: Sequence[int] = DEFAULT_SCALES,
-                 teachers: Sequence[str] = ("teacher-attr",), teacher_weights: Sequence[float] | None = None,
-                 teacher_config: dict | None = None, targets: str | dict = "crossfit", folds: int = 2,
-                 speedups: Sequence[int] = (2, 3, 4),
-                 normalize: str = "mean", transform: str = "log1p",
-                 lam: float = 0.1, d_lr: float = 1e-4, d_steps: int = 1,
-                 pretrain_epochs: int = 0, pretrain_lr: float = 1e-3,
-                 epochs: int = 30, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4,
-                 opt: str = "adamw", sched: str = "cosine", warmup_epochs: int = 1, decay_epochs: int = 10,
-                 decay_rate: float = 0.5, train_stride: int = 1, val_every: int = 0, flip: bool = False,
-                 speed_balance: bool = False,
-                 score: str = "mean", infer_batch: int = 128, decode_threads: int = 2, infer_threads: int | None = 1,
-                 fold_bn: bool = True, channels_last: bool = True, device: str = "cpu", quick: bool = False):
-        config = dict(locals())
-        for k in ("self", "__class__"):
-            config.pop(k, None)
-        late = {"flip": False, "device": "cpu", "motion": False, "match_radius": 0,  # absent from older hashes
-                "speed_balance": False}
-        super().__init__(**_jsonable(drop_late_defaults(config, late)))
-        if score not in ("mean", "max", "s"):
-            raise ValueError(f"score must be 'mean', 'max' or 's', got {score!r}")
-        modes = targets.values() if isinstance(targets, dict) else [targets]
-        if any(m not in ("crossfit", "direct") for m in modes):
-            raise ValueError(f"targets must be 'crossfit' or 'direct' (or a dict teacher -> mode), got {targets!r}")
-        if transform not in ("log1p", "linear"):
-            raise ValueError(f"transform must be 'log1p' or 'linear', got {transform!r}")
-        if normalize not in ("mean", "max", "none"):
-            raise ValueError(f"normalize must be 'mean', 'max' or 'none', got {normalize!r}")
-        self.size = (int(size[0]), int(size[1]))
-        self.color, self.offset = bool(color), int(offset)
+    def __init__(self, **settings: Any):
+        config = _jsonable(Settings.complete(settings))
+        super().__init__(**drop_late_defaults(config, LATE_DEFAULTS))
+        self.settings = Settings.from_flat(config)
+        net, distill = self.settings.network, self.settings.distill
+        self.size = (int(net.size[0]), int(net.size[1]))
+        self.color, self.offset = bool(net.color), int(net.offset)
         self.in_ch = 9 if self.color else 3
-        self.scales = tuple(sorted(int(s) for s in scales))
-        self.teachers = list(teachers)
-        self.teacher_weights = list(teacher_weights) if teacher_weights else [1.0] * len(self.teachers)
-        if len(self.teacher_weights) != len(self.teachers):
-            raise ValueError("teacher_weights must have one weight per teacher")
+        self.scales = tuple(sorted(int(s) for s in net.scales))
+        self.teachers = list(distill.teachers)
+        self.teacher_weights = (list(distill.teacher_weights) if distill.teacher_weights
+                                else [1.0] * len(self.teachers))
         self.net = self._build_net(seed=0)
         self.norm: dict[str, float] = {}
         self.history: dict[str, list] = {}
         self.train_seconds: float | None = None
-        self.reader = FrameReader(self.size, gray=not self.color, threads=decode_threads)
-        self.device = torch.device(device)
+        self.reader = FrameReader(self.size, gray=not self.color,
+                                  threads=self.settings.inference.decode_threads)
+        self.device = torch.device(self.settings.inference.device)
         self._infer: nn.Module | None = None
 
     # -- construction ------------------------------------------------------------------------
     def _build_net(self, seed: int) -> StudentNet:
-        c = self.config
-        kw = {k: c[k] for k in NET_KEYS if k in c}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return StudentNet(in_ch=self.in_ch, scales=self.scales, **kw)
+            return StudentNet(in_ch=self.in_ch, scales=self.scales, **self.settings.network.net_kwargs())
 
     @property
     def finest(self) -> str:
@@ -262,10 +168,10 @@ class FastAED(Model):
         """The inference copy: eval mode, BatchNorm folded, channels-last (built once per weights)."""
         if self._infer is None:
             net = InferenceNet(self.net, INPUT_SCALE)
-            if self.config["fold_bn"]:
+            if self.settings.inference.fold_bn:
                 net = fold_batchnorm(net)
             net.eval()
-            if self.config["channels_last"]:
+            if self.settings.inference.channels_last:
                 net = net.to(memory_format=torch.channels_last)
             for p in net.parameters():
                 p.requires_grad_(False)
@@ -277,11 +183,12 @@ class FastAED(Model):
         """A batch of stacked uint8 frame triplets (B, 3 or 9, H, W) at the student's input size."""
         g = torch.Generator().manual_seed(0)
         w, h = self.size
-        return torch.randint(0, 256, (batch_size, self.in_ch, h, w), dtype=torch.uint8, generator=g).to(self.device)
+        x = torch.randint(0, 256, (batch_size, self.in_ch, h, w), dtype=torch.uint8, generator=g)
+        return x.to(self.device)
 
     def maps(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """All heads' outputs for a uint8 batch (B, C, H, W), with the inference network."""
-        if self.config["channels_last"]:
+        if self.settings.inference.channels_last:
             x = torch.empty(batch.shape, dtype=torch.float32, memory_format=torch.channels_last,
                             device=self.device).copy_(batch)
         else:
@@ -289,7 +196,7 @@ class FastAED(Model):
         return self.infer_net()(x)
 
     def frame_scores(self, out: dict[str, torch.Tensor]) -> torch.Tensor:
-        mode = self.config["score"]
+        mode = self.settings.inference.score
         has_s = "1x1" in out
         has_map = any(k != "1x1" for k in out)
         s = out["1x1"].reshape(-1) if has_s else None
@@ -308,8 +215,8 @@ class FastAED(Model):
     def score(self, video) -> Scores:
         """Decode, stack, run in batches (decoding overlapped), return frame scores and the finest maps."""
         threads = torch.get_num_threads()
-        if self.config["infer_threads"]:
-            torch.set_num_threads(int(self.config["infer_threads"]))
+        if self.settings.inference.infer_threads:
+            torch.set_num_threads(int(self.settings.inference.infer_threads))
         try:
             return self._score(video)
         finally:
@@ -318,7 +225,7 @@ class FastAED(Model):
     def _score(self, video) -> Scores:
         n = len(video)
         buf, chunks = self.reader.stream(video)
-        bsz, k = int(self.config["infer_batch"]), self.offset
+        bsz, k = int(self.settings.inference.infer_batch), self.offset
         frame = np.empty(n, np.float32)
         finest = self.scales[-1]
         maps = np.empty((n, finest, finest), np.float32) if finest > 1 else None
@@ -344,8 +251,8 @@ class FastAED(Model):
     def _teacher(self, name: str, ctx):
         if ctx is None or getattr(ctx, "get_model", None) is None:
             raise RuntimeError(f"{self.name}: the run context gives no access to the teacher {name!r}")
-        cfg = dict((self.config.get("teacher_config") or {}).get(name, {}))
-        if self.config["quick"] and not cfg:
+        cfg = dict((self.settings.distill.teacher_config or {}).get(name, {}))
+        if self.settings.distill.quick and not cfg:
             try:
                 from vadbench.plugins import model_registry
 
@@ -372,7 +279,8 @@ class FastAED(Model):
     def _map_path(self, ctx, name: str, key: str | None, video) -> Path | None:
         if key is None or str(video.path).startswith("<"):
             return None
-        vkey = hashlib.sha1(f"{key}|{video.path}|{video.id}|{len(video)}|{self.scales}".encode()).hexdigest()[:20]
+        text = f"{key}|{video.path}|{video.id}|{len(video)}|{self.scales}"
+        vkey = hashlib.sha1(text.encode()).hexdigest()[:20]
         return self._target_cache(ctx) / f"{name}-{vkey}.npz"
 
     def teacher_maps(self, name: str, teacher, videos, ctx, key: str | None = None,
@@ -384,7 +292,7 @@ class FastAED(Model):
         """
         key = key if key is not None else self._teacher_key(name, teacher, ctx)
         out = []
-        for v in videos:
+        for v in progress(videos, desc=f"{self.name}: {name} maps", unit="clip"):
             path = self._map_path(ctx, name, key, v)
             cached = self._cached_maps(path, len(v))
             if cached is not None:
@@ -430,7 +338,7 @@ class FastAED(Model):
         their maps are cached on disk.
         """
         videos = list(train)
-        folds = min(int(self.config["folds"]), len(videos))
+        folds = min(int(self.settings.distill.folds), len(videos))
         if self.target_mode(name) == "direct" or folds < 2:
             return self.teacher_maps(name, teacher, [v for _, _, v in items], ctx)
         from vadbench.data.video import Split
@@ -443,9 +351,9 @@ class FastAED(Model):
             rest = [i for i in range(len(videos)) if i % folds != f]
             key = None if base is None else f"{base}|crossfit{folds}/{f}"
             paths = [self._map_path(ctx, name, key, items[j][2]) for j in held]
-            cached = [self._cached_maps(p, len(items[j][2])) for p, j in zip(paths, held)]
+            cached = [self._cached_maps(p, len(items[j][2])) for p, j in zip(paths, held, strict=True)]
             if all(c is not None for c in cached):  # every clip of the fold is cached and readable
-                for j, maps in zip(held, cached):
+                for j, maps in zip(held, cached, strict=True):
                     out[j] = maps
                 continue
             del cached  # the readable ones are read again below; the others are computed by a fitted copy
@@ -457,13 +365,14 @@ class FastAED(Model):
             copy.fit(part, ctx)
             _log(ctx, f"{self.name}: teacher {name} fold {f + 1}/{folds} fitted on {len(rest)} videos "
                       f"({time.perf_counter() - t0:.1f} s)")
-            for j, maps in zip(held, self.teacher_maps(name, copy, [items[j][2] for j in held], ctx, key=key)):
+            maps_of_held = self.teacher_maps(name, copy, [items[j][2] for j in held], ctx, key=key)
+            for j, maps in zip(held, maps_of_held, strict=True):
                 out[j] = maps
         return out  # type: ignore[return-value]
 
     def target_mode(self, teacher: str) -> str:
         """``crossfit`` or ``direct`` for this teacher (``targets`` may map names, ``"*"`` the default)."""
-        t = self.config["targets"]
+        t = self.settings.distill.targets
         if isinstance(t, dict):
             return t.get(teacher, t.get("*", "crossfit"))
         return t
@@ -519,15 +428,18 @@ class FastAED(Model):
     # -- training ------------------------------------------------------------------------------
     def fit(self, train, ctx) -> None:
         t_start = time.perf_counter()
-        c = self.config
+        c = self.settings.distill
         seed = int(getattr(ctx, "seed", 0) or 0)
-        say = lambda message: _log(ctx, message)
+
+        def say(message: str) -> None:
+            _log(ctx, message)
+
         videos = list(train)
         # frames of every training video (the same reader as scoring), decoded once
         frames = [self.reader.read(v) for v in videos]
         # the training clips: every video as it is, and sped up by each factor (every f-th frame)
         items = [(i, 1, v) for i, v in enumerate(videos)]
-        items += [(i, int(f), self.sped_up(v, int(f))) for f in c["speedups"] if int(f) > 1
+        items += [(i, int(f), self.sped_up(v, int(f))) for f in c.speedups if int(f) > 1
                   for i, v in enumerate(videos) if len(v) > int(f)]
         # teachers' targets, one normaliser per teacher (from the unmodified videos)
         targets: list[dict[str, np.ndarray]] = []  # per teacher: scale -> (N, n, n)
@@ -535,18 +447,20 @@ class FastAED(Model):
         for name in self.teachers:
             teacher = self._teacher(name, ctx)
             per_item = self.training_targets(name, teacher, train, items, ctx)
-            plain = {k: np.concatenate([m[k] for m, it in zip(per_item, items) if it[1] == 1]) for k in per_item[0]}
+            plain = {k: np.concatenate([m[k] for m, it in zip(per_item, items, strict=True) if it[1] == 1])
+                     for k in per_item[0]}
             self.norm[name] = self._norm_value(plain)
-            targets.append({k: self.transform(np.concatenate([m[k] for m in per_item]), name) for k in per_item[0]})
+            targets.append({k: self.transform(np.concatenate([m[k] for m in per_item]), name)
+                            for k in per_item[0]})
             say(f"{self.name}: teacher {name}: normaliser {self.norm[name]:.4g}")
         t_targets = time.perf_counter() - t_start
         # samples: triplet indices into the concatenated frames of the videos (a sped-up clip's
         # frame j is frame j*f of its video; its triplet is [j-k, j, j+k] in clip frames)
         allf = np.concatenate(frames)
         offsets = np.cumsum([0] + [len(f) for f in frames])
-        stride = max(1, int(c["train_stride"]))
+        stride = max(1, int(c.train_stride))
         idx3, keep, val, base = [], [], [], 0
-        every = int(c["val_every"])
+        every = int(c.val_every)
         for i, f, v in items:
             n = len(v)
             idx3.append(triplet_index(n, self.offset) * f + offsets[i])
@@ -562,13 +476,10 @@ class FastAED(Model):
         self.history = {"pretrain_loss": [], "kd_loss": [], "adv_loss": [], "d_loss": [], "epoch_seconds": []}
         g = torch.Generator().manual_seed(seed)
         n_plain = sum(len(v) for _, f, v in items if f == 1)  # the videos as they are come first
-        if c["pretrain_epochs"] > 0:
+        if c.pretrain_epochs > 0:
             self._pretrain(allf, idx3[keep[keep < n_plain]], g, say)
-        weights = None
-        if c.get("speed_balance"):
-            weights = torch.from_numpy(speed_balance_weights(self.teacher_frame(targets)[keep], keep < n_plain))
-        self._distill(allf, idx3[keep], [{k: torch.from_numpy(v[keep]) for k, v in t.items()} for t in targets],
-                      g, seed, say, weights)
+        kept = [{k: torch.from_numpy(v[keep]) for k, v in t.items()} for t in targets]
+        self._distill(allf, idx3[keep], kept, g, seed, say)
         if len(val):
             # fidelity on clips at their own speed (what a test video holds): of the held-out videos, and of
             # as many clips the student was trained on; the gap is what does not generalise
@@ -577,16 +488,18 @@ class FastAED(Model):
             for prefix, rows in (("val", held), ("fit", seen)):
                 self.history.update(self.validate(allf, idx3[rows], [{k: v[rows] for k, v in t.items()}
                                                                      for t in targets], prefix))
-            say(f"{self.name}: held-out training videos (val) and clips it was trained on (fit): " + ", ".join(
-                f"{k} {v[0]:.4f}" for k, v in self.history.items() if k.startswith(("val_", "fit_"))))
+            found = ", ".join(f"{k} {v[0]:.4f}" for k, v in self.history.items()
+                              if k.startswith(("val_", "fit_")))
+            say(f"{self.name}: held-out training videos (val) and clips it was trained on (fit): {found}")
         self.net.eval()
         self._infer = None
         self.train_seconds = time.perf_counter() - t_start
         self.history["targets_seconds"] = [t_targets]
         say(f"{self.name}: trained in {self.train_seconds:.1f} s on {len(keep)} samples "
-            f"({len(videos)} videos, speed-ups {list(c['speedups'])})")
+            f"({len(videos)} videos, speed-ups {list(c.speedups)})")
 
-    def validate(self, allf, idx3, targets: list[dict[str, np.ndarray]], prefix: str = "val") -> dict[str, list[float]]:
+    def validate(self, allf, idx3, targets: list[dict[str, np.ndarray]],
+                 prefix: str = "val") -> dict[str, list[float]]:
         """Fidelity to the teachers on the clips ``idx3`` (training videos only, no label).
 
         ``<prefix>_mse``: the distillation MSE; ``<prefix>_spearman``: rank
@@ -625,18 +538,21 @@ class FastAED(Model):
         of scores on sped-up clips, which would otherwise dominate the MSE.
         """
         y = np.asarray(maps, np.float32) / np.float32(self.norm[teacher])
-        return np.log1p(np.maximum(y, 0.0)) if self.config["transform"] == "log1p" else y
+        return np.log1p(np.maximum(y, 0.0)) if self.settings.distill.transform == "log1p" else y
 
     def _norm_value(self, cat: dict[str, np.ndarray]) -> float:
-        mode = self.config["normalize"]
-        frame = cat["1x1"].reshape(-1) if "1x1" in cat else cat[self.finest].reshape(len(cat[self.finest]), -1).max(1)
+        mode = self.settings.distill.normalize
+        if "1x1" in cat:
+            frame = cat["1x1"].reshape(-1)
+        else:
+            frame = cat[self.finest].reshape(len(cat[self.finest]), -1).max(1)
         if mode == "none":
             return 1.0
         value = float(frame.max() if mode == "max" else frame.mean())
         return value if value > 1e-12 else 1.0
 
     def _batches(self, n: int, g: torch.Generator):
-        bs = int(self.config["batch_size"])
+        bs = int(self.settings.distill.batch_size)
         perm = torch.randperm(n, generator=g).numpy()
         for s in range(0, n, bs):
             b = perm[s:s + bs]
@@ -647,15 +563,15 @@ class FastAED(Model):
         return to_input(torch.from_numpy(stack_input(allf, idx3)))
 
     def _pretrain(self, allf, idx3, g, say) -> None:
-        c = self.config
+        c = self.settings.distill
         net = self.net
-        dec = FrameDecoder(net.encoder.channels[:-1] + [net.dim], 3 if self.color else 1)
+        dec = FrameDecoder([*net.encoder.channels[:-1], net.dim], 3 if self.color else 1)
         params = list(net.encoder.parameters()) + list(net.blocks.parameters()) + list(dec.parameters())
-        opt = torch.optim.Adam(params, lr=c["pretrain_lr"], weight_decay=5e-6)
+        opt = torch.optim.Adam(params, lr=c.pretrain_lr, weight_decay=5e-6)
         net.train()
         dec.train()
         centre = slice(3, 6) if self.color else slice(1, 2)
-        for epoch in range(int(c["pretrain_epochs"])):
+        for epoch in progress(range(int(c.pretrain_epochs)), desc=f"{self.name}: phase 1", unit="epoch"):
             total, count, t0 = 0.0, 0, time.perf_counter()
             for b in self._batches(len(idx3), g):
                 x = self._input(allf, idx3[b])
@@ -673,20 +589,19 @@ class FastAED(Model):
             say(f"{self.name}: phase 1 epoch {epoch + 1}: reconstruction MSE {total / max(count, 1):.4f} "
                 f"({time.perf_counter() - t0:.1f} s)")
 
-    def _distill(self, allf, idx3, targets: list[dict[str, torch.Tensor]], g, seed, say,
-                 sample_weights: torch.Tensor | None = None) -> None:
+    def _distill(self, allf, idx3, targets: list[dict[str, torch.Tensor]], g, seed, say) -> None:
         from timm.optim import create_optimizer_v2
         from timm.scheduler import create_scheduler_v2
 
-        c = self.config
+        c = self.settings.distill
         net = self.net
-        lam = float(c["lam"])
-        epochs = int(c["epochs"])
-        opt = create_optimizer_v2(net, opt=c["opt"], lr=c["lr"], weight_decay=c["weight_decay"])
-        sched, _ = create_scheduler_v2(opt, sched=c["sched"], num_epochs=epochs,
-                                       warmup_epochs=min(int(c["warmup_epochs"]), max(epochs - 1, 0)),
-                                       warmup_lr=c["lr"] * 0.1, min_lr=c["lr"] * 0.01,
-                                       decay_epochs=c["decay_epochs"], decay_rate=c["decay_rate"])
+        lam = float(c.lam)
+        epochs = int(c.epochs)
+        opt = create_optimizer_v2(net, opt=c.opt, lr=c.lr, weight_decay=c.weight_decay)
+        sched, _ = create_scheduler_v2(opt, sched=c.sched, num_epochs=epochs,
+                                       warmup_epochs=min(int(c.warmup_epochs), max(epochs - 1, 0)),
+                                       warmup_lr=c.lr * 0.1, min_lr=c.lr * 0.01,
+                                       decay_epochs=c.decay_epochs, decay_rate=c.decay_rate)
         discs, dopts = [], []
         if lam > 0:
             with torch.random.fork_rng(devices=[]):
@@ -694,10 +609,10 @@ class FastAED(Model):
                 for _ in self.teachers:
                     d = MapDiscriminator(self.scales)
                     discs.append(d)
-                    dopts.append(torch.optim.Adam(d.parameters(), lr=c["d_lr"], weight_decay=5e-6))
+                    dopts.append(torch.optim.Adam(d.parameters(), lr=c.d_lr, weight_decay=5e-6))
         bce = F.binary_cross_entropy_with_logits
         weights = self.teacher_weights
-        for epoch in range(epochs):
+        for epoch in progress(range(epochs), desc=f"{self.name}: distillation", unit="epoch"):
             net.train()
             sums = {"kd": 0.0, "adv": 0.0, "d": 0.0}
             count, t0 = 0, time.perf_counter()
@@ -705,21 +620,15 @@ class FastAED(Model):
                 x = self._input(allf, idx3[b])
                 bt = torch.from_numpy(b)
                 tgt = [{k: v[bt] for k, v in t.items()} for t in targets]
-                if c.get("flip"):
-                    x, tgt = mirror_half(x, tgt, g)
                 out = net(x)
-                if sample_weights is None:
-                    kd = sum(w * sum(F.mse_loss(out[k], t[k]) for k in out) for w, t in zip(weights, tgt))
-                else:  # the same mean squared errors, each clip's weighted
-                    sw = sample_weights[bt]
-                    kd = sum(w * sum((F.mse_loss(out[k], t[k], reduction="none").flatten(1).mean(1) * sw).sum()
-                                     / sw.sum() for k in out) for w, t in zip(weights, tgt))
+                kd = sum(w * sum(F.mse_loss(out[k], t[k]) for k in out)
+                         for w, t in zip(weights, tgt, strict=True))
                 loss = kd
                 if lam > 0:
                     fake = {k: v.detach() for k, v in out.items()}  # student maps detached for D
                     dl_total = 0.0
-                    for d, dopt, t in zip(discs, dopts, tgt):
-                        for _ in range(int(c["d_steps"])):
+                    for d, dopt, t in zip(discs, dopts, tgt, strict=True):
+                        for _ in range(int(c.d_steps)):
                             real_logit, fake_logit = d(t), d(fake)
                             dl = bce(real_logit, torch.ones_like(real_logit)) + \
                                 bce(fake_logit, torch.zeros_like(fake_logit))
@@ -753,7 +662,8 @@ class FastAED(Model):
 
     # -- persistence ---------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"config": _jsonable(self.config), "net": {k: v.detach().clone() for k, v in self.net.state_dict().items()},
+        return {"config": _jsonable(self.config),
+                "net": {k: v.detach().clone() for k, v in self.net.state_dict().items()},
                 "norm": {k: float(v) for k, v in self.norm.items()},
                 "history": {k: [float(x) for x in v] for k, v in self.history.items()},
                 "train_seconds": float(self.train_seconds) if self.train_seconds is not None else None}

@@ -57,14 +57,16 @@ class ChanLayerNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # layer_norm over the last axis of the NHWC view: one fused kernel, and a free view
         # (no copy) when x is channels-last, the layout of the inference network
-        y = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), self.g.reshape(-1), self.b.reshape(-1), self.eps)
+        y = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), self.g.reshape(-1), self.b.reshape(-1),
+                         self.eps)
         return y.permute(0, 3, 1, 2)
 
 
 class ConvAttention(nn.Module):
     """Multi-head attention whose Q, K, V are convolutional projections of the feature map."""
 
-    def __init__(self, dim: int, heads: int = 5, dim_head: int = 64, proj_kernel: int = 3, kv_stride: int = 2):
+    def __init__(self, dim: int, heads: int = 5, dim_head: int = 64, proj_kernel: int = 3,
+                 kv_stride: int = 2):
         super().__init__()
         inner = heads * dim_head
         self.heads, self.dim_head = heads, dim_head
@@ -126,96 +128,25 @@ def conv_bn_relu(cin: int, cout: int, k: int, stride: int = 1, reflect: bool = F
 # --------------------------------------------------------------------------- encoders
 
 
-class MotionChannels(nn.Module):
-    """Append ``|f(t) - f(t-k)|`` and ``|f(t+k) - f(t)|`` to a stacked triplet ``[t-k, t, t+k]``.
-
-    The absolute frame differences are a motion cue the stem cannot form with one
-    linear layer (it needs the absolute value). They are positively homogeneous, so
-    an input scale folded into the stem convolution stays exact.
-
-    >>> x = torch.tensor([1.0, 4.0, 2.0]).reshape(1, 3, 1, 1)
-    >>> MotionChannels()(x).flatten().tolist()
-    [1.0, 4.0, 2.0, 3.0, 2.0]
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        prev, cur, nxt = x.chunk(3, dim=1)
-        return torch.cat([x, (cur - prev).abs(), (nxt - cur).abs()], dim=1)
-
-
-class BlockMatchSpeed(nn.Module):
-    """How far the content of each cell moved: block matching of frame t against t-k and t+k.
-
-    The triplet ``[t-k, t, t+k]`` (grayscale) is average-pooled by ``stride`` into
-    cells; for every displacement within ``radius`` cells, the absolute difference
-    between frame t and the shifted neighbour is summed over a 3x3 patch of cells,
-    and each cell takes the length of the displacement with the smallest cost (plus
-    ``penalty`` per cell of length, so that a flat or static patch matches in
-    place). Returns the two lengths ``(B, 2, H/stride, W/stride)``: a speed field
-    that the stem, one linear convolution, cannot compute. It has no weights;
-    ``input_scale`` converts the input to the training scale (``x / 128``), so that
-    ``penalty`` keeps its meaning when :class:`InferenceNet` feeds raw frames.
-
-    >>> x = torch.zeros(1, 3, 16, 16); x[:, :, 6:10, 6:10] = 1.0
-    >>> x[:, 2] = torch.roll(x[:, 1], 2, dims=2)  # t+k: the square 2 pixels to the right
-    >>> v = BlockMatchSpeed(radius=2, stride=1)(x)
-    >>> float(v[0, 0].max()), float(v[0, 1, 6:10, 6:10].max())
-    (0.0, 2.0)
-    """
-
-    def __init__(self, radius: int = 2, stride: int = 4, penalty: float = 0.01):
-        super().__init__()
-        self.radius, self.stride, self.penalty = int(radius), int(stride), float(penalty)
-        self.input_scale = 1.0
-        d = torch.arange(-self.radius, self.radius + 1, dtype=torch.float32)
-        length = (d[:, None] ** 2 + d[None, :] ** 2).sqrt().flatten()
-        self.register_buffer("length", length, persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x[:, :3] * self.input_scale
-        if self.stride > 1:
-            x = F.avg_pool2d(x, self.stride, ceil_mode=True)
-        prev, cur, nxt = x[:, 0], x[:, 1], x[:, 2]
-        return torch.stack([self._moved(cur, prev), self._moved(cur, nxt)], 1)
-
-    def _moved(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        r, n = self.radius, 2 * self.radius + 1
-        h, w = a.shape[-2], a.shape[-1]
-        bp = F.pad(b[:, None], (r, r, r, r), mode="replicate")[:, 0]
-        # cost volume (B, h, w, displacements): displacements last, so the sums and argmin run contiguously
-        cost = torch.stack([(a - bp[:, dy:dy + h, dx:dx + w]).abs() for dy in range(n) for dx in range(n)], -1)
-        c = F.pad(cost, (0, 0, 1, 1, 1, 1))
-        c = c[:, :h] + c[:, 1:h + 1] + c[:, 2:h + 2]
-        c = (c[:, :, :w] + c[:, :, 1:w + 1] + c[:, :, 2:w + 2]) / 9 + self.penalty * self.length
-        return self.length[c.argmin(-1)]
-
-
 class ConvEncoder(nn.Module):
     """Stem (k x k conv, stride ``stem_stride``) then one stride-2 3x3 conv per further width.
 
-    ``match_radius > 0`` appends the two :class:`BlockMatchSpeed` channels (that radius, in
-    cells of the first stride-2 stage) to that stage's output. ``forward`` returns the
-    feature map of every stage (finest first).
+    ``forward`` returns the feature map of every stage (finest first).
     """
 
     def __init__(self, in_ch: int, widths: Sequence[int] = (16, 32, 64, 128, 256), stem_kernel: int = 7,
-                 stem_stride: int = 1, reflect: bool = True, match_radius: int = 0):
+                 stem_stride: int = 1, reflect: bool = True):
         super().__init__()
         widths = list(widths)
         self.stem = conv_bn_relu(in_ch, widths[0], stem_kernel, stem_stride, reflect=reflect)
-        if match_radius and len(widths) < 2:
-            raise ValueError("match_radius needs a stride-2 stage after the stem (two widths or more)")
-        self.speed = BlockMatchSpeed(match_radius, 2 * stem_stride) if match_radius else None
-        channels = [w + (2 if i == 1 and self.speed is not None else 0) for i, w in enumerate(widths)]
-        self.downs = nn.ModuleList(conv_bn_relu(channels[i], widths[i + 1], 3, 2) for i in range(len(widths) - 1))
-        self.channels = channels  # of each stage's output, the speed channels included
+        self.downs = nn.ModuleList(conv_bn_relu(widths[i], widths[i + 1], 3, 2)
+                                   for i in range(len(widths) - 1))
+        self.channels = widths  # of each stage's output
 
     def forward(self, x) -> list[torch.Tensor]:
         feats = [self.stem(x)]
-        for i, down in enumerate(self.downs):
+        for down in self.downs:
             feats.append(down(feats[-1]))
-            if i == 0 and self.speed is not None:
-                feats[-1] = torch.cat([feats[-1], self.speed(x)], 1)
         return feats
 
 
@@ -253,8 +184,10 @@ def adaptive_max_pool(x: torch.Tensor, n: int) -> torch.Tensor:
     h, w = int(x.shape[-2]), int(x.shape[-1])
     if h % n == 0 and w % n == 0:
         return F.max_pool2d(x, (h // n, w // n))
-    rows = torch.cat([x[..., (i * h) // n:-((-(i + 1) * h) // n), :].amax(-2, keepdim=True) for i in range(n)], -2)
-    return torch.cat([rows[..., (j * w) // n:-((-(j + 1) * w) // n)].amax(-1, keepdim=True) for j in range(n)], -1)
+    rows = torch.cat([x[..., (i * h) // n:-((-(i + 1) * h) // n), :].amax(-2, keepdim=True)
+                      for i in range(n)], -2)
+    return torch.cat([rows[..., (j * w) // n:-((-(j + 1) * w) // n)].amax(-1, keepdim=True)
+                      for j in range(n)], -1)
 
 
 class ScoreHead(nn.Module):
@@ -271,7 +204,8 @@ class ScoreHead(nn.Module):
 
 
 class MapHead(nn.Module):
-    """M / L: 3x3 conv -> ReLU -> 3x3 conv to 1 channel -> (ReLU if ``act='paper'``) -> adaptive max-pool n x n."""
+    """M / L: 3x3 conv -> ReLU -> 3x3 conv to 1 channel -> (ReLU if ``act='paper'``) -> adaptive
+    max-pool n x n."""
 
     def __init__(self, dim: int, n: int, hidden: int = 64, act: str = "linear"):
         super().__init__()
@@ -309,10 +243,8 @@ class StudentNet(nn.Module):
     act : {"linear", "paper"}
         ``paper``: sigmoid on S and ReLU on the maps, as in the authors' code;
         ``linear``: no output activation (regression to normalised targets).
-    motion : bool
-        Feed the encoder the two absolute frame differences too (:class:`MotionChannels`).
-    match_radius : int
-        Radius of the :class:`BlockMatchSpeed` channels appended to the first stride-2 stage (0: none).
+    fine_heads : int
+        Channels of the map heads' input on the finer previous stage (:class:`FineMap`; 0: none).
     """
 
     def __init__(self, in_ch: int = 3, widths: Sequence[int] = (16, 32, 64), stem_kernel: int = 3,
@@ -320,16 +252,12 @@ class StudentNet(nn.Module):
                  out_indices: Sequence[int] = (1, 2, 3), backbone_kwargs: dict | None = None,
                  depth: int = 1, heads: int = 2, dim_head: int = 32, mlp_mult: int = 2, kv_stride: int = 2,
                  proj_kernel: int = 3, scales: Sequence[int] = DEFAULT_SCALES, head_hidden: int = 32,
-                 act: str = "linear", fine_heads: int = 0, motion: bool = False, match_radius: int = 0):
+                 act: str = "linear", fine_heads: int = 0):
         super().__init__()
-        if match_radius and (in_ch != 3 or backbone):
-            raise ValueError("match_radius needs the native encoder on 3 grayscale frames")
-        self.motion = MotionChannels() if motion else nn.Identity()
-        enc_ch = in_ch + 2 * (in_ch // 3) if motion else in_ch
         if backbone:
-            self.encoder = TimmEncoder(backbone, enc_ch, out_indices, **(backbone_kwargs or {}))
+            self.encoder = TimmEncoder(backbone, in_ch, out_indices, **(backbone_kwargs or {}))
         else:
-            self.encoder = ConvEncoder(enc_ch, widths, stem_kernel, stem_stride, reflect, match_radius)
+            self.encoder = ConvEncoder(in_ch, widths, stem_kernel, stem_stride, reflect)
         dim = self.encoder.channels[-1]
         self.dim = dim
         self.blocks = nn.Sequential(*[AttentionBlock(dim, heads, dim_head, mlp_mult, proj_kernel, kv_stride)
@@ -342,10 +270,11 @@ class StudentNet(nn.Module):
             map_dim = int(fine_heads)
         self.heads = nn.ModuleDict()
         for n in self.scales:
-            self.heads[scale_key(n)] = ScoreHead(dim, act) if n == 1 else MapHead(map_dim, n, head_hidden, act)
+            head = ScoreHead(dim, act) if n == 1 else MapHead(map_dim, n, head_hidden, act)
+            self.heads[scale_key(n)] = head
 
     def features(self, x) -> tuple[list[torch.Tensor], torch.Tensor]:
-        feats = self.encoder(self.motion(x))
+        feats = self.encoder(x)
         return feats, self.blocks(feats[-1])
 
     def forward(self, x) -> dict[str, torch.Tensor]:
@@ -393,7 +322,7 @@ class FrameDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor, sizes: Sequence[tuple[int, int]]) -> torch.Tensor:
         sizes = list(sizes)[::-1][1:]  # the sizes to reach, coarse to fine
-        for up, size in zip(self.ups, sizes):
+        for up, size in zip(self.ups, sizes, strict=False):
             z = up(z)
             if tuple(z.shape[-2:]) != tuple(size):
                 z = F.interpolate(z, size=size, mode="nearest")
@@ -412,13 +341,14 @@ class MapDiscriminator(nn.Module):
     the same way (a final global max-pool when the coarsest map is not 1x1).
     """
 
-    def __init__(self, scales: Sequence[int] = DEFAULT_SCALES, widths: Sequence[int] = (4, 8), hidden: int = 50):
+    def __init__(self, scales: Sequence[int] = DEFAULT_SCALES, widths: Sequence[int] = (4, 8),
+                 hidden: int = 50):
         super().__init__()
         self.scales = sorted((int(s) for s in scales), reverse=True)  # finest first
         maps = [s for s in self.scales if s > 1]
         self.convs = nn.ModuleList()
         cin = 0
-        for i, s in enumerate(maps):
+        for i in range(len(maps)):
             cin += 1
             cout = widths[min(i, len(widths) - 1)]
             self.convs.append(nn.Conv2d(cin, cout, 3, padding=1))
@@ -497,24 +427,21 @@ class InferenceNet(nn.Module):
         stem = next(m for m in net.encoder.modules() if isinstance(m, nn.Conv2d))
         with torch.no_grad():
             stem.weight.mul_(input_scale)
-        for m in net.modules():
-            if isinstance(m, BlockMatchSpeed):  # it reads the raw frames too: rescale them itself
-                m.input_scale = input_scale
-        self.motion, self.encoder, self.blocks, self.fine = net.motion, net.encoder, net.blocks, net.fine
+        self.encoder, self.blocks, self.fine = net.encoder, net.blocks, net.fine
         self.score_head = net.heads["1x1"] if "1x1" in net.heads else None  # noqa: SIM401 - ModuleDict has no get
         maps = {k: h for k, h in net.heads.items() if k != "1x1"}
         self.map_heads = FusedMapHeads(maps) if maps else None
         self.map_keys = list(maps)
 
     def forward(self, x) -> dict[str, torch.Tensor]:
-        feats = self.encoder(self.motion(x))
+        feats = self.encoder(x)
         z = self.blocks(feats[-1])
         out = {}
         if self.score_head is not None:
             out["1x1"] = self.score_head(z).reshape(-1, 1, 1)
         if self.map_heads is not None:
             zm = z if self.fine is None else self.fine(feats[-2], z)
-            for k, m in zip(self.map_keys, self.map_heads(zm)):
+            for k, m in zip(self.map_keys, self.map_heads(zm), strict=True):
                 out[k] = m
         return out
 

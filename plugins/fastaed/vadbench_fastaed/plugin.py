@@ -26,9 +26,10 @@ BOX_TARGETS = {"teacher-attr-boxes": "crossfit", "teacher-ae-boxes": "direct", "
 # 5 attention blocks of 5 heads x 64; 4,997,747 parameters without the unused out_image conv)
 PAPER = {"teachers": ALL_TEACHERS, "targets": TARGETS, "size": (640, 360), "color": True, "offset": 3,
          "widths": (16, 32, 64, 128, 256), "stem_kernel": 7, "stem_stride": 1, "reflect": True,
-         "depth": 5, "heads": 5, "dim_head": 64, "mlp_mult": 4, "kv_stride": 2, "head_hidden": 64, "act": "paper",
-         "normalize": "max", "pretrain_epochs": 35, "epochs": 35, "batch_size": 48, "opt": "adam", "lr": 1e-4,
-         "weight_decay": 5e-6, "sched": "step", "warmup_epochs": 0, "lam": 0.1, "d_lr": 1e-4, "infer_batch": 32}
+         "depth": 5, "heads": 5, "dim_head": 64, "mlp_mult": 4, "kv_stride": 2, "head_hidden": 64,
+         "act": "paper", "normalize": "max", "pretrain_epochs": 35, "epochs": 35, "batch_size": 48,
+         "opt": "adam", "lr": 1e-4, "weight_decay": 5e-6, "sched": "step", "warmup_epochs": 0, "lam": 0.1,
+         "d_lr": 1e-4, "infer_batch": 32}
 
 # CPU students (grayscale, reduced input; sized by measurement, see README.md)
 COMMON = {"teachers": ALL_TEACHERS, "targets": TARGETS, "epochs": 20}
@@ -56,7 +57,6 @@ CONFIGS: dict[str, dict] = {
     "fastaed-s-kd": {**S, "lam": 0.0},
     "fastaed-s-single": {**S, "scales": (16,), "score": "max"},
     "fastaed-s-pre": {**S, "pretrain_epochs": 5},
-    "fastaed-s-nospeed": {**S, "speedups": ()},
     # the fast and the larger student distilled from the teachers on detector boxes, everything else as
     # registered for fastaed-xs and fastaed-m (fixed before any of their test videos was scored)
     "fastaed-xs-boxes": {**XS, "teachers": BOX_TEACHERS, "targets": BOX_TARGETS},
@@ -65,8 +65,8 @@ CONFIGS: dict[str, dict] = {
 for _t in ALL_TEACHERS:  # each teacher alone (fastaed-s uses all of them)
     CONFIGS[f"fastaed-s-{_t.removeprefix('teacher-')}"] = {**S, "teachers": [_t]}
 
-QUICK = {"epochs": 1, "pretrain_epochs": 0, "quick": True, "batch_size": 16, "infer_batch": 16, "decode_threads": 1,
-         "speedups": (2,)}
+QUICK = {"epochs": 1, "pretrain_epochs": 0, "quick": True, "batch_size": 16, "infer_batch": 16,
+         "decode_threads": 1, "speedups": (2,)}
 QUICK_PAPER = dict(QUICK, size=(64, 36), depth=1, pretrain_epochs=1)
 
 

@@ -1,4 +1,5 @@
-"""FastAno for vadbench (registered through the ``vadbench`` entry point as ``fastano`` and ``fastano-paper``)."""
+"""FastAno for vadbench (registered through the ``vadbench`` entry point as ``fastano`` and
+``fastano-paper``)."""
 
 from .model import FastAno
 from .net import FastAnoNet

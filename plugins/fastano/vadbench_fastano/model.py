@@ -27,16 +27,12 @@ Anomaly maps (for RBDC/TBDC) are the squared prediction errors averaged over
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vadbench import Model, Scores
 from vadbench.losses import gradient_loss
-from vadbench.training import start_fit, train_epochs
-from vadbench.windows import score_windows
+from vadbench.window_model import WindowModel
 
 from .net import FastAnoNet
 from .transforms import random_transform
@@ -44,8 +40,11 @@ from .transforms import random_transform
 CONTEXT = FastAnoNet.clip  # input frames per prediction
 
 
-class FastAno(Model):
+class FastAno(WindowModel):
     """FastAno (Park et al., WACV 2022): 3D-conv next-frame prediction, SRT/TMT training, PSNR score.
+
+    The windows, training loop, scoring and state are :class:`vadbench.window_model.WindowModel`'s;
+    windows are ``(B, 1, 6, H, W)``: 5 input frames and the frame to score.
 
     Parameters
     ----------
@@ -76,60 +75,34 @@ class FastAno(Model):
     """
 
     family = "competitor"
+    window = CONTEXT + 1
+    channel_axis = True
+    score_kinds = ("psnr", "block")
 
     def __init__(self, size: tuple[int, int] = (360, 240), width: int = 64, norm: str = "batch",
                  epochs: int = 10, batch_size: int = 8, lr: float = 1e-3, max_steps: int | None = None,
                  p_srt: float = 0.25, p_tmt: float = 0.25, w_grad: float = 1.0, score: str = "psnr",
                  block: int = 16, map_cell: int = 8, score_batch: int = 16,
                  threads: int | None = None, device: str = "cpu", impl: str = "3d", train_impl: str = "2d"):
-        size = (int(size[0]), int(size[1]))
-        if size[0] % 8 or size[1] % 8:
-            raise ValueError(f"size {size}: width and height must be multiples of 8")
-        if score not in ("psnr", "block"):
-            raise ValueError(f"score must be 'psnr' or 'block', not {score!r}")
-        super().__init__(size=list(size), width=width, norm=norm, epochs=epochs, batch_size=batch_size, lr=lr,
-                         max_steps=max_steps, p_srt=p_srt, p_tmt=p_tmt, w_grad=w_grad, score=score,
-                         block=block, map_cell=map_cell, score_batch=score_batch,
-                         threads=threads, device=device, impl=impl, train_impl=train_impl)
-        self.size, self.width, self.norm = size, width, norm
-        self.epochs, self.batch_size, self.lr, self.max_steps = epochs, batch_size, lr, max_steps
+        self.width, self.norm = width, norm
         self.p_srt, self.p_tmt, self.w_grad = p_srt, p_tmt, w_grad
-        self.score_kind, self.block, self.map_cell = score, block, map_cell
-        self.score_batch, self.threads, self.device = score_batch, threads, torch.device(device)
         self.impl, self.train_impl = impl, train_impl
-        self.net = FastAnoNet(width, norm, impl).to(self.device).eval()
-        self.history: list[float] = []
+        super().__init__(size=size, epochs=epochs, batch_size=batch_size, lr=lr, max_steps=max_steps,
+                         score=score, block=block, map_cell=map_cell, score_batch=score_batch,
+                         threads=threads, device=device, width=width, norm=norm, p_srt=p_srt, p_tmt=p_tmt,
+                         w_grad=w_grad, impl=impl, train_impl=train_impl)
+
+    def build_net(self, train: bool = False) -> FastAnoNet:
+        return FastAnoNet(self.width, self.norm, self.train_impl if train else self.impl)
 
     # ------------------------------------------------------------------ training
-    def _read(self, video) -> np.ndarray:
-        return video.read(gray=True, size=self.size)
-
     def fit(self, train, ctx) -> None:
-        rng, self.device = start_fit(ctx, threads=self.threads, device=self.device)
-        self.net = FastAnoNet(self.width, self.norm, self.train_impl).to(self.device)
-
-        videos = [self._read(v) for v in train]
-        clips = [(vi, t) for vi, f in enumerate(videos) for t in range(CONTEXT, len(f))]
-        if not clips:
-            raise ValueError(f"fastano: no training video has more than {CONTEXT} frames")
-
-        def loss_of(idx):
-            return self.loss(*self._batch([clips[i] for i in idx], videos, rng))
-
-        on_epoch = (getattr(ctx, "extra", None) or {}).get("on_epoch")
-
-        def after_epoch(epoch):  # development hook (validation curves); never used by the runner
-            if on_epoch is not None:
-                self.net.eval(), setattr(self.net, "impl", self.impl)
-                on_epoch(self, epoch)
-                self.net.train(), setattr(self.net, "impl", self.train_impl)
-
-        self.net.train()
-        self.history = train_epochs(self.net.parameters(), loss_of, n_items=len(clips), epochs=self.epochs,
-                                    batch_size=self.batch_size, lr=self.lr, rng=rng, max_steps=self.max_steps,
-                                    log=ctx.log, name="fastano", after_epoch=after_epoch)
+        super().fit(train, ctx)
         self.net.impl = self.impl
-        self.net.eval()
+
+    def batch_loss(self, items, videos, rng) -> torch.Tensor:
+        """Loss of the training windows ``items``, each clip transformed (SRT/TMT) with draws from ``rng``."""
+        return self.loss(*self._batch(items, videos, rng))
 
     def _batch(self, items, videos, rng) -> tuple[torch.Tensor, torch.Tensor]:
         xs, ys = [], []
@@ -147,49 +120,11 @@ class FastAno(Model):
         return F.mse_loss(pred, y) + self.w_grad * gradient_loss(pred, y)
 
     # ------------------------------------------------------------------ inference
-    def example_input(self, batch_size: int = 1) -> torch.Tensor:
-        """Windows of 6 frames (5 inputs + the frame to score), (B, 1, 6, H, W) in [0, 1]."""
-        w, h = self.size
-        g = torch.Generator().manual_seed(0)
-        return torch.rand(batch_size, 1, CONTEXT + 1, h, w, generator=g).to(self.device)
-
-    def errors(self, windows: torch.Tensor) -> torch.Tensor:
+    def error_maps(self, windows: torch.Tensor) -> torch.Tensor:
         """Squared error maps (B, H, W) of the prediction of each window's last frame."""
         pred = self.net.predict(windows[:, :, :CONTEXT])
         return (pred - windows[:, 0, CONTEXT]) ** 2
 
     def reduce(self, err: torch.Tensor) -> torch.Tensor:
         """Frame scores of error maps: ``10 log10(MSE)`` (= -PSNR) of the frame or of its worst block."""
-        if self.score_kind == "block":
-            mse = F.avg_pool2d(err[:, None], self.block, ceil_mode=True).flatten(1).amax(1)
-        else:
-            mse = err.flatten(1).mean(1)
-        return 10 * torch.log10(mse + 1e-10)
-
-    def forward(self, windows: torch.Tensor) -> torch.Tensor:
-        """The hot path: un-normalised anomaly score (-PSNR) of each window's last frame."""
-        with torch.inference_mode():
-            return self.reduce(self.errors(windows))
-
-    def score(self, video) -> Scores:
-        if self.threads:
-            torch.set_num_threads(self.threads)
-        self.net.eval()
-        s, m = score_windows(self._read(video), CONTEXT + 1, self.errors, self.reduce, batch=self.score_batch,
-                             map_cell=self.map_cell, device=self.device, channel_axis=True)
-        return Scores(frame=s, maps=m)
-
-    # ------------------------------------------------------------------ state
-    def state_dict(self) -> dict[str, Any]:
-        state = {f"net.{k}": v.detach().cpu() for k, v in self.net.state_dict().items()}
-        state["history"] = [float(h) for h in self.history]
-        return state
-
-    def load_state_dict(self, state: dict) -> None:
-        net = {k[4:]: v for k, v in state.items() if k.startswith("net.")}
-        self.net.load_state_dict(net)
-        self.net.to(self.device).eval()
-        self.history = [float(h) for h in state.get("history", [])]
-
-    def num_params(self) -> int:
-        return sum(p.numel() for p in self.net.parameters())
+        return 10 * torch.log10(super().reduce(err) + 1e-10)

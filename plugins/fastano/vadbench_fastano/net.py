@@ -23,7 +23,8 @@ convolutions, one per output time step over the input time steps its kernel
 reaches (:func:`conv3d_2d`, :func:`conv_transpose3d_2d`). Both use the same
 parameters. With torch 2.14.1 on a 2-core CPU the 2D form trains about 7%
 faster at the CPU configurations (192x128 and 240x160, width 16) and about 7%
-slower at the published size (``scripts/train_impl_speed.py``).
+slower at the published size (measured by a script since retired; its figures are in
+``docs/experiments/fastano/results/train_impl_speed_t*.json``).
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def conv_transpose3d_2d(x: torch.Tensor, conv: nn.ConvTranspose3d) -> torch.Tens
         taps = [(ti, to + pt - ti * st) for ti in range(t_in) if 0 <= to + pt - ti * st < kt]
         if not taps:  # no input reaches this step: the bias alone
             shape = (x.shape[0], conv.out_channels, *_spatial_out(x, conv))
-            out.append(conv.bias.view(1, -1, 1, 1).expand(shape) if conv.bias is not None else x.new_zeros(shape))
+            bias = conv.bias.view(1, -1, 1, 1).expand(shape) if conv.bias is not None else x.new_zeros(shape)
+            out.append(bias)
             continue
         xs = torch.cat([x[:, :, ti] for ti, _ in taps], 1)
         ws = torch.cat([conv.weight[:, :, k] for _, k in taps], 0)
@@ -68,7 +70,7 @@ def conv_transpose3d_2d(x: torch.Tensor, conv: nn.ConvTranspose3d) -> torch.Tens
 
 def _spatial_out(x: torch.Tensor, conv: nn.ConvTranspose3d) -> tuple[int, int]:
     return tuple((n - 1) * s - 2 * p + k for n, s, p, k in
-                 zip(x.shape[3:], conv.stride[1:], conv.padding[1:], conv.kernel_size[1:]))
+                 zip(x.shape[3:], conv.stride[1:], conv.padding[1:], conv.kernel_size[1:], strict=True))
 
 
 def _norm(channels: int, kind: str) -> nn.Module:
@@ -109,7 +111,8 @@ class FastAnoNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[2] != self.clip or x.shape[3] % 8 or x.shape[4] % 8:
-            raise ValueError(f"FastAnoNet expects (B, 1, 5, H, W) with H, W multiples of 8; got {tuple(x.shape)}")
+            raise ValueError("FastAnoNet expects (B, 1, 5, H, W) with H, W multiples of 8; "
+                             f"got {tuple(x.shape)}")
         if self.impl == "2d":
             conv, convt = conv3d_2d, conv_transpose3d_2d
         else:

@@ -21,8 +21,8 @@ QUICK = {
 
 # fastano's epochs went from 8 to 16 after its first Ped2 test figures showed a wide seed spread; the new
 # value itself was chosen on pseudo-anomalies of training videos (README.md)
-TEST_HISTORY = {"fastano": ("epochs raised from 8 to 16 after its first Ped2 test figures (the value chosen on "
-                            "pseudo-anomalies of training videos)")}
+TEST_HISTORY = {"fastano": ("epochs raised from 8 to 16 after its first Ped2 test figures (the value chosen "
+                            "on pseudo-anomalies of training videos)")}
 
 
 @hookimpl

@@ -62,7 +62,8 @@ def temporal_mixing(clip: np.ndarray, box: Box, order: np.ndarray) -> np.ndarray
     return out
 
 
-def random_transform(rng: np.random.Generator, clip: np.ndarray, p_srt: float, p_tmt: float) -> tuple[np.ndarray, str]:
+def random_transform(rng: np.random.Generator, clip: np.ndarray, p_srt: float,
+                     p_tmt: float) -> tuple[np.ndarray, str]:
     """Apply SRT with probability ``p_srt``, else TMT with ``p_tmt``, else nothing.
 
     Returns the (possibly new) clip and which transformation was used

@@ -55,8 +55,9 @@ class CropAE(nn.Module):
             enc += [nn.Conv2d(a, b, 4, 2, 1), nn.ReLU(inplace=True)]
         s = crop // 2 ** stages
         self.encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(chans[-1] * s * s, latent))
-        dec = [nn.Linear(latent, chans[-1] * s * s), nn.ReLU(inplace=True), nn.Unflatten(1, (chans[-1], s, s))]
-        for a, b in zip(chans[::-1][:-1], chans[::-1][1:]):
+        dec = [nn.Linear(latent, chans[-1] * s * s), nn.ReLU(inplace=True),
+               nn.Unflatten(1, (chans[-1], s, s))]
+        for a, b in itertools.pairwise(chans[::-1]):
             dec += [nn.ConvTranspose2d(a, b, 4, 2, 1), nn.ReLU(inplace=True)]
         self.decoder = nn.Sequential(*dec, nn.Conv2d(chans[0], channels, 3, 1, 1))
 
@@ -120,15 +121,17 @@ class AutoencoderTeacher(ObjectTeacher):
         g = torch.Generator().manual_seed(self.seed)
         torch.manual_seed(self.seed)
         self.net = CropAE(3, self.crop, self.width, self.latent)
-        sign = torch.tensor([1.0, -1.0, 1.0])[None, :, None, None]  # a mirrored crop's horizontal flow changes sign
+        # a mirrored crop's horizontal flow changes sign
+        sign = torch.tensor([1.0, -1.0, 1.0])[None, :, None, None]
 
         def batch_loss(xb):
             flip = torch.rand(len(xb), generator=g) < 0.5
             xb = torch.where(flip[:, None, None, None], xb.flip(-1) * sign, xb)
             return ((self.net(xb) - xb) ** 2).mean()
 
-        self.train_loss = train_network(self.net, x, batch_loss, epochs=self.epochs, batch_size=self.batch_size,
-                                        lr=self.lr, generator=g, ctx=ctx, name=self.name)
+        self.train_loss = train_network(self.net, x, batch_loss, epochs=self.epochs,
+                                        batch_size=self.batch_size, lr=self.lr, generator=g, ctx=ctx,
+                                        name=self.name)
         err, z = self._run(x)
         rng = np.random.default_rng(self.seed)
         keep = np.sort(rng.choice(len(z), self.max_bank, replace=False)) if len(z) > self.max_bank \

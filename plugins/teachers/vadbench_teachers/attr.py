@@ -176,10 +176,7 @@ class AttributeTeacher(ObjectTeacher):
         if not len(patches):
             return np.zeros(0)
         q = patches[valid]
-        if nn is None:
-            d = self._knn(q, bank, skip_self)
-        else:
-            d = nn.kneighbors(q)[0].mean(1)
+        d = self._knn(q, bank, skip_self) if nn is None else nn.kneighbors(q)[0].mean(1)
         out = np.full(valid.shape, -np.inf)
         out[valid] = d
         return out.max(1)

@@ -54,6 +54,7 @@ import torch
 from vadbench import Model, Scores, drop_late_defaults
 from vadbench.atomic import atomic_save_npz, load_npz
 from vadbench.maps import DEFAULT_SCALES, scale_key
+from vadbench.progress import progress
 from vadbench.training import train_epochs
 
 from .detector import BackgroundDetector, DetectorConfig, scale_boxes
@@ -81,8 +82,10 @@ FRAME_SCORES = ("max", "log1p")  # how a frame's largest object score becomes it
 BOX_SOURCES = ("bgsub", "precomputed", "torchvision")  # where a teacher's object boxes come from
 
 
-def file_boxes(rows: np.ndarray, n_frames: int, native: tuple[int, int], proc: tuple[int, int]) -> list[np.ndarray]:
-    """Per frame, the inclusive integer boxes at the processing size of detection rows ``(frame, x1, y1, x2, y2)``.
+def file_boxes(rows: np.ndarray, n_frames: int, native: tuple[int, int],
+               proc: tuple[int, int]) -> list[np.ndarray]:
+    """Per frame, the inclusive integer boxes at the processing size of detection rows
+    ``(frame, x1, y1, x2, y2)``.
 
     ``native`` and ``proc`` are (width, height) of the video and of the
     processing size. Float corners become the pixels they touch.
@@ -93,7 +96,8 @@ def file_boxes(rows: np.ndarray, n_frames: int, native: tuple[int, int], proc: t
     """
     rows = np.asarray(rows, np.float64).reshape(-1, 5)
     W, H = native
-    b = np.stack([np.floor(rows[:, 1]), np.floor(rows[:, 2]), np.ceil(rows[:, 3]) - 1, np.ceil(rows[:, 4]) - 1], 1)
+    b = np.stack([np.floor(rows[:, 1]), np.floor(rows[:, 2]), np.ceil(rows[:, 3]) - 1,
+                  np.ceil(rows[:, 4]) - 1], 1)
     b[:, [0, 2]] = b[:, [0, 2]].clip(0, W - 1)
     b[:, [1, 3]] = b[:, [1, 3]].clip(0, H - 1)
     b[:, 2:] = np.maximum(b[:, 2:], b[:, :2])
@@ -115,8 +119,8 @@ def box_masks(boxes: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def train_network(net: torch.nn.Module, x: torch.Tensor, batch_loss, *, epochs: int, batch_size: int, lr: float,
-                  generator: torch.Generator, ctx=None, name: str = "teacher") -> list[float]:
+def train_network(net: torch.nn.Module, x: torch.Tensor, batch_loss, *, epochs: int, batch_size: int,
+                  lr: float, generator: torch.Generator, ctx=None, name: str = "teacher") -> list[float]:
     """Train ``net`` on the items of ``x`` as the network teachers do; the mean loss per item of each epoch.
 
     ``batch_loss(xb)`` gives the loss of a batch of items. The loop is
@@ -166,7 +170,7 @@ def smooth_along_tracks(frame: np.ndarray, boxes: np.ndarray, scores: np.ndarray
     per_frame = [order[starts[t]:starts[t + 1]] for t in range(n)]
     ids = IoUTracker(min_iou=min_iou).track([boxes[i] for i in per_frame])
     track = np.empty(len(scores), np.int64)
-    for idx, tid in zip(per_frame, ids):
+    for idx, tid in zip(per_frame, ids, strict=True):
         track[idx] = tid
     out = scores.copy()
     by_track = np.argsort(track * (n + 1) + frame, kind="stable")
@@ -204,8 +208,9 @@ class ObjectTeacher(Model):
         if frame_score not in FRAME_SCORES:
             raise ValueError(f"frame_score must be one of {FRAME_SCORES}, not {frame_score!r}")
         super().__init__(**drop_late_defaults(
-            {"scales": list(scales), "detector": dict(detector or {}), "chunk": chunk, "train_stride": train_stride,
-             "track_window": track_window, "frame_score": frame_score, "seed": seed, **config},
+            {"scales": list(scales), "detector": dict(detector or {}), "chunk": chunk,
+             "train_stride": train_stride, "track_window": track_window, "frame_score": frame_score,
+             "seed": seed, **config},
             {"frame_score": "max"}))
         self.frame_score = frame_score
         self.track_window = int(track_window)
@@ -237,7 +242,8 @@ class ObjectTeacher(Model):
 
     # -- to be provided by each teacher --------------------------------------------------
     def describe(self, frames: np.ndarray, boxes: list[np.ndarray], masks: np.ndarray) -> Objects:
-        """Per-object inputs; ``frames`` (k+B, h, w) uint8 at processing size, ``boxes``/``masks`` of the last B."""
+        """Per-object inputs; ``frames`` (k+B, h, w) uint8 at processing size, ``boxes``/``masks`` of the
+        last B."""
         raise NotImplementedError
 
     def fit_objects(self, objects: list[Objects], ctx) -> None:
@@ -352,15 +358,18 @@ class ObjectTeacher(Model):
             atomic_save_npz(path, objs)
         return objs
 
-    def detected_boxes(self, frames: np.ndarray, native: tuple[int, int], proc: tuple[int, int]) -> list[np.ndarray]:
-        """Per frame of ``frames``, the live detector's boxes at the processing size ``proc`` (width, height)."""
+    def detected_boxes(self, frames: np.ndarray, native: tuple[int, int],
+                       proc: tuple[int, int]) -> list[np.ndarray]:
+        """Per frame of ``frames``, the live detector's boxes at the processing size ``proc``
+        (width, height)."""
         found = self.live.detect(frames)
         rows = np.concatenate([np.c_[np.full(len(b), t, np.float32), b] for t, b in enumerate(found)]
                               + [np.zeros((0, 5), np.float32)])
         return file_boxes(rows, len(found), native, proc)
 
     def given_boxes(self, video, frames: np.ndarray, proc: np.ndarray) -> list[np.ndarray] | None:
-        """Per frame, the boxes (processing size) of a detections file or a live detector; None for ``bgsub``."""
+        """Per frame, the boxes (processing size) of a detections file or a live detector; None for
+        ``bgsub``."""
         if self.box_source == "bgsub":
             return None
         H, W = np.asarray(frames).shape[1:3]
@@ -370,8 +379,9 @@ class ObjectTeacher(Model):
             return self.detected_boxes(colour, (W, H), (pw, ph))
         rows = video.detections() if hasattr(video, "detections") else None
         if rows is None:
-            raise ValueError(f"{self.name}: video {video.id} ({video.path}) has no detections file: a teacher with "
-                             "detector kind 'precomputed' needs the dataset's detections (see vadbench.data.detections)")
+            raise ValueError(f"{self.name}: video {video.id} ({video.path}) has no detections file: a "
+                             "teacher with detector kind 'precomputed' needs the dataset's detections "
+                             "(see vadbench.data.detections)")
         return file_boxes(rows, len(proc), (W, H), (pw, ph))
 
     # -- the contract -------------------------------------------------------------------------
@@ -386,7 +396,8 @@ class ObjectTeacher(Model):
             self.frame_shape = tuple(int(x) for x in train[0].source.frame(0, gray=True).shape[:2])
         # pass 1: one median background per training video -> the scenes
         bgs = []
-        for v in (train if self.box_source == "bgsub" else []):
+        for v in (progress(train, desc=f"{self.name}: backgrounds", unit="video")
+                  if self.box_source == "bgsub" else []):
             idx = set(np.unique(np.linspace(0, len(v) - 1, min(len(v), self.detector.cfg.bg_samples))
                                 .round().astype(int)).tolist())
             frames = np.stack([f for i, f in enumerate(v.frames(gray=True)) if i in idx])
@@ -397,7 +408,7 @@ class ObjectTeacher(Model):
             self.detector.fit_backgrounds(bgs)
         # pass 2: the training objects
         objects = []
-        for i, v in enumerate(train):
+        for i, v in enumerate(progress(train, desc=f"{self.name}: training objects", unit="video")):
             o = self.video_objects(v, stride=self.train_stride)
             o["video"] = np.full(len(o["frame"]), i, np.int64)
             objects.append(o)
@@ -405,7 +416,7 @@ class ObjectTeacher(Model):
                 ctx.log(f"{self.name}: {v.id}: {len(o['frame'])} objects")
         if self.box_source != "bgsub":
             counts = np.concatenate([np.bincount(o["frame"], minlength=len(v))[::self.train_stride]
-                                     for o, v in zip(objects, train)])
+                                     for o, v in zip(objects, train, strict=True)])
             self.boxes_per_frame = max(1, int(np.ceil(np.percentile(counts, 95))))
         self.fit_objects(objects, ctx)
         self._fitted = True
@@ -500,7 +511,8 @@ class ObjectTeacher(Model):
         return frames
 
     def forward(self, batch) -> np.ndarray:
-        """Per-frame scores (B,) of ``batch`` (B + context, H, W) uint8 consecutive frames: detection included.
+        """Per-frame scores (B,) of ``batch`` (B + context, H, W) uint8 consecutive frames: detection
+        included.
 
         For a teacher on a detections file, ``batch`` is ``(frames, rows)`` with
         the rows ``(frame, x1, y1, x2, y2)`` of the B scored frames.
@@ -560,4 +572,5 @@ class ObjectTeacher(Model):
         self._maps.clear()
 
 
-__all__ = ["DetectorConfig", "ObjectTeacher", "Objects", "to_numpy", "to_tensor", "train_network", "with_context"]
+__all__ = ["DetectorConfig", "ObjectTeacher", "Objects", "to_numpy", "to_tensor", "train_network",
+           "with_context"]

@@ -186,8 +186,10 @@ class BackgroundDetector:
             raise RuntimeError("BackgroundDetector has no background: call fit() or pass one")
         diff = np.abs(cur - bg[None])
         masks = np.empty(cur.shape, np.uint8)
-        ko = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (self.cfg.open_k,) * 2) if self.cfg.open_k > 1 else None
-        kc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (self.cfg.close_k,) * 2) if self.cfg.close_k > 1 else None
+        ko = (cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (self.cfg.open_k,) * 2)
+              if self.cfg.open_k > 1 else None)
+        kc = (cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (self.cfg.close_k,) * 2)
+              if self.cfg.close_k > 1 else None)
         gate = None
         if prev is not None and self.cfg.gate:
             gate = np.abs(cur - self._prep(prev)) > self.cfg.gate_thr
@@ -339,20 +341,3 @@ def merge_boxes(boxes: np.ndarray, gap: int = 0, fragment: float = 0.35, grow: f
             out.append(a)
         boxes = out
     return np.array(sorted(boxes), np.int64).reshape(-1, 4)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU (N, M) of inclusive integer boxes.
-
-    >>> box_iou(np.array([[0, 0, 9, 9]]), np.array([[0, 0, 4, 9], [20, 20, 29, 29]])).tolist()
-    [[0.5, 0.0]]
-    """
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]) + 1
-    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]) + 1
-    inter = iw.clip(0) * ih.clip(0)
-    area_a = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1)
-    area_b = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)

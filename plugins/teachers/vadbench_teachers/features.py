@@ -33,7 +33,8 @@ def dis_flow(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
 
 
 def speed_stats(flow: np.ndarray, mask: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Per box: mean, median, 90th and 99th percentile of the flow magnitude over its foreground pixels (N, 4).
+    """Per box: mean, median, 90th and 99th percentile of the flow magnitude over its foreground pixels
+    (N, 4).
 
     >>> flow = np.zeros((20, 20, 2), np.float32); flow[..., 1] = 3.0
     >>> speed_stats(flow, np.ones((20, 20), np.uint8), np.array([[0, 0, 9, 9]])).tolist()
@@ -73,7 +74,8 @@ def velocity_hist(flow: np.ndarray, mask: np.ndarray, boxes: np.ndarray, bins: i
         mg, sc = mag[ys, xs][m], sector[ys, xs][m]
         out[i, :bins] = np.bincount(sc, weights=mg, minlength=bins)[:bins] / max(len(mg), 1)
         fast = mg >= np.percentile(mg, 90)
-        out[i, bins:] = np.bincount(sc[fast], weights=mg[fast], minlength=bins)[:bins] / max(int(fast.sum()), 1)
+        out[i, bins:] = (np.bincount(sc[fast], weights=mg[fast], minlength=bins)[:bins]
+                         / max(int(fast.sum()), 1))
     return out
 
 

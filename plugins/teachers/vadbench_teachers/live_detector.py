@@ -60,7 +60,8 @@ def _archs() -> dict[str, Arch]:
 
     rcnn, single = "box_detections_per_img", "detections_per_img"
     return {
-        "fasterrcnn_resnet50_fpn": Arch(d.fasterrcnn_resnet50_fpn, d.FasterRCNN_ResNet50_FPN_Weights, rcnn, True),
+        "fasterrcnn_resnet50_fpn": Arch(d.fasterrcnn_resnet50_fpn, d.FasterRCNN_ResNet50_FPN_Weights,
+                                        rcnn, True),
         "fasterrcnn_resnet50_fpn_v2": Arch(d.fasterrcnn_resnet50_fpn_v2, d.FasterRCNN_ResNet50_FPN_V2_Weights,
                                            rcnn, True),
         "fasterrcnn_mobilenet_v3_large_fpn": Arch(d.fasterrcnn_mobilenet_v3_large_fpn,
@@ -68,7 +69,8 @@ def _archs() -> dict[str, Arch]:
         "maskrcnn_resnet50_fpn": Arch(d.maskrcnn_resnet50_fpn, d.MaskRCNN_ResNet50_FPN_Weights, rcnn, True),
         "maskrcnn_resnet50_fpn_v2": Arch(d.maskrcnn_resnet50_fpn_v2, d.MaskRCNN_ResNet50_FPN_V2_Weights,
                                          rcnn, True),
-        "retinanet_resnet50_fpn": Arch(d.retinanet_resnet50_fpn, d.RetinaNet_ResNet50_FPN_Weights, single, True),
+        "retinanet_resnet50_fpn": Arch(d.retinanet_resnet50_fpn, d.RetinaNet_ResNet50_FPN_Weights,
+                                       single, True),
         "retinanet_resnet50_fpn_v2": Arch(d.retinanet_resnet50_fpn_v2, d.RetinaNet_ResNet50_FPN_V2_Weights,
                                           single, True),
         "ssdlite320_mobilenet_v3_large": Arch(d.ssdlite320_mobilenet_v3_large,
@@ -119,8 +121,9 @@ class TorchvisionDetector:
 
         if arch not in ARCHS:
             raise ValueError(f"unknown detector arch {arch!r}; known: {', '.join(ARCHS)}")
-        for name, value, low in (("min_side", min_side, 0), ("min_size", min_size, 1), ("max_size", max_size, 1),
-                                 ("batch_size", batch_size, 1), ("detections_per_img", detections_per_img, 1)):
+        for name, value, low in (("min_side", min_side, 0), ("min_size", min_size, 1),
+                                 ("max_size", max_size, 1), ("batch_size", batch_size, 1),
+                                 ("detections_per_img", detections_per_img, 1)):
             if int(value) != value or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
         if threads is not None and (int(threads) != threads or threads < 1):
@@ -142,8 +145,9 @@ class TorchvisionDetector:
     @property
     def config(self) -> dict:
         """The settings, JSON-able (``TorchvisionDetector(**config)`` builds the same detector)."""
-        return {"arch": self.arch, "weights": self.weights, "score_thr": self.score_thr, "min_side": self.min_side,
-                "classes": None if self.classes is None else list(self.classes), "device": self.device,
+        return {"arch": self.arch, "weights": self.weights, "score_thr": self.score_thr,
+                "min_side": self.min_side, "classes": None if self.classes is None else list(self.classes),
+                "device": self.device,
                 "threads": self.threads, "min_size": self.min_size, "max_size": self.max_size,
                 "batch_size": self.batch_size, "detections_per_img": self.detections_per_img}
 
@@ -256,5 +260,6 @@ class TorchvisionDetector:
         keep = pred["scores"] >= self.score_thr
         if classes is not None:
             keep &= torch.isin(pred["labels"], classes)
-        keep &= ((boxes[:, 2] - boxes[:, 0]) >= self.min_side) & ((boxes[:, 3] - boxes[:, 1]) >= self.min_side)
+        keep &= (((boxes[:, 2] - boxes[:, 0]) >= self.min_side)
+                 & ((boxes[:, 3] - boxes[:, 1]) >= self.min_side))
         return boxes[keep].cpu().numpy().astype(np.float32, copy=False).reshape(-1, 4)

@@ -31,7 +31,8 @@ import numpy as np
 def rasterize(boxes: np.ndarray, scores: np.ndarray, height: int, width: int) -> np.ndarray:
     """Full-resolution map (H, W) float32: each box's score over its inclusive pixels, max on overlap."""
     out = np.zeros((height, width), np.float32)
-    for (x0, y0, x1, y1), s in zip(np.asarray(boxes, np.int64).reshape(-1, 4), np.asarray(scores).reshape(-1)):
+    for (x0, y0, x1, y1), s in zip(np.asarray(boxes, np.int64).reshape(-1, 4), np.asarray(scores).reshape(-1),
+                                   strict=False):
         x0, y0 = max(int(x0), 0), max(int(y0), 0)
         x1, y1 = min(int(x1), width - 1), min(int(y1), height - 1)
         if x1 < x0 or y1 < y0:
@@ -60,7 +61,7 @@ def box_maps(boxes: Sequence[np.ndarray], scores: Sequence[np.ndarray], shape: t
     rs, re = _cells(height, n)
     cs, ce = _cells(width, n)
     out = np.zeros((len(boxes), n, n), np.float32)
-    for t, (b, s) in enumerate(zip(boxes, scores)):
+    for t, (b, s) in enumerate(zip(boxes, scores, strict=False)):
         b = np.asarray(b, np.int64).reshape(-1, 4)
         if not len(b):
             continue

@@ -1,4 +1,5 @@
-"""Self-supervised multi-task teacher on object-centric sequences (in the spirit of Georgescu et al., CVPR 2021).
+"""Self-supervised multi-task teacher on object-centric sequences (in the spirit of Georgescu et al.,
+CVPR 2021).
 
 Every detected object at frame ``t`` is cut out of the frames before it with the
 *same* box (its square window, longer side plus a margin, as in the other
@@ -21,9 +22,10 @@ and the mean absolute error of the middle crop, each divided by its mean over
 the training objects. The object score is the mean of the ``components`` named
 (then the track median of :class:`~vadbench_teachers.base.ObjectTeacher`). All
 three tasks train the shared trunk, but by default only ``irregular`` scores:
-on the label-free speed proxy (``scripts/validate_speed_proxy.py``, training
-videos only) the arrow of time and the middle crop are noisy on normal objects
-and drown the motion signal (README.md, "teacher-ssl").
+on the label-free speed proxy (training videos only; its figures are in
+``docs/experiments/teachers/results/ped2_teacher-ssl_proxy.json``) the arrow of
+time and the middle crop are noisy on normal objects and drown the motion
+signal (README.md, "teacher-ssl").
 
 Deviations from SSMTL: no pretrained detector (background subtraction), no
 knowledge-distillation task (it needs pretrained YOLO/ResNet features), one
@@ -50,7 +52,7 @@ SPAN = 9  # crops kept per object: t - 8g .. t
 CONSECUTIVE = (4, 5, 6, 7, 8)  # positions of t - 4g .. t among them
 MIDDLE = 2  # the position inside a five-frame sequence that is predicted
 # every other increasing five-step sequence ending at t: the irregular ones
-IRREGULAR = np.array([c + (8,) for c in itertools.combinations(range(8), 4) if c + (8,) != CONSECUTIVE])
+IRREGULAR = np.array([(*c, 8) for c in itertools.combinations(range(8), 4) if (*c, 8) != CONSECUTIVE])
 
 
 class SequenceNet(nn.Module):
@@ -100,9 +102,11 @@ class SequenceTeacher(ObjectTeacher):
                  components: Sequence[str] = ("irregular",), **kw):
         unknown = set(components) - set(self.COMPONENTS)
         if unknown or not components:
-            raise ValueError(f"components must be a non-empty subset of {self.COMPONENTS}, got {components!r}")
+            raise ValueError(f"components must be a non-empty subset of {self.COMPONENTS}, "
+                             f"got {components!r}")
         super().__init__(crop=crop, gap=gap, margin=margin, width=width, hidden=hidden, epochs=epochs,
-                         batch_size=batch_size, lr=lr, train_stride=train_stride, components=list(components), **kw)
+                         batch_size=batch_size, lr=lr, train_stride=train_stride, components=list(components),
+                         **kw)
         self.components = tuple(components)
         self.crop, self.gap, self.margin = int(crop), int(gap), margin
         self.width, self.hidden = int(width), int(hidden)
@@ -163,8 +167,9 @@ class SequenceTeacher(ObjectTeacher):
             middle = (self.net.predict_middle(_masked(fwd)) - fwd[:, MIDDLE]).abs().mean()
             return arrow + motion + middle
 
-        self.train_loss = train_network(self.net, x_all, batch_loss, epochs=self.epochs, batch_size=self.batch_size,
-                                        lr=self.lr, generator=g, ctx=ctx, name=self.name)
+        self.train_loss = train_network(self.net, x_all, batch_loss, epochs=self.epochs,
+                                        batch_size=self.batch_size, lr=self.lr, generator=g, ctx=ctx,
+                                        name=self.name)
         self.norm = np.maximum(self._components(seq).mean(0), 1e-8)
 
     @torch.inference_mode()
@@ -182,7 +187,7 @@ class SequenceTeacher(ObjectTeacher):
     def group_scores(self, objects: Objects) -> dict[str, np.ndarray]:
         """The three normalised components (N,) per object."""
         c = self._components(objects["seq"]) / self.norm
-        return dict(zip(self.COMPONENTS, c.T))
+        return dict(zip(self.COMPONENTS, c.T, strict=True))
 
     def score_objects(self, objects: Objects) -> np.ndarray:
         c = self.group_scores(objects)

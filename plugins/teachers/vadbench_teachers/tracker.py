@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .detector import box_iou
+from vadbench.metrics import box_iou
 
 
 class IoUTracker:
@@ -39,7 +39,7 @@ class IoUTracker:
                 prev = np.stack([alive[k][1] for k in keys])
                 iou = box_iou(boxes, prev)
                 rows, cols = linear_sum_assignment(1.0 - iou)
-                for r, c in zip(rows, cols):
+                for r, c in zip(rows, cols, strict=True):
                     if iou[r, c] >= self.min_iou:
                         ids[r] = keys[c]
             for i in range(len(boxes)):
