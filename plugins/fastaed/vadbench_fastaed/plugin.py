@@ -61,6 +61,15 @@ CONFIGS: dict[str, dict] = {
     # registered for fastaed-xs and fastaed-m (fixed before any of their test videos was scored)
     "fastaed-xs-boxes": {**XS, "teachers": BOX_TEACHERS, "targets": BOX_TARGETS},
     "fastaed-m-boxes": {**M, "teachers": BOX_TEACHERS, "targets": BOX_TARGETS},
+    # the fast student distilled from teacher-kin-boxes alone, the teacher whose settings were chosen without
+    # test labels (a nearest-neighbour teacher: cross-fitted targets)
+    "fastaed-xs-kin": {**XS, "teachers": ["teacher-kin-boxes"], "targets": {"*": "crossfit"}},
+    # ablations of fastaed-xs-boxes, one setting each (registered before any of their test videos was scored)
+    "fastaed-xs-boxes-kd": {**XS, "teachers": BOX_TEACHERS, "targets": BOX_TARGETS, "lam": 0.0},
+    "fastaed-xs-boxes-single": {**XS, "teachers": BOX_TEACHERS, "targets": BOX_TARGETS, "scales": (16,),
+                                "score": "max"},
+    "fastaed-xs-boxes-pre": {**XS, "teachers": BOX_TEACHERS, "targets": BOX_TARGETS, "pretrain_epochs": 5},
+    "fastaed-xs-boxes-attr": {**XS, "teachers": ["teacher-attr-boxes"], "targets": BOX_TARGETS},
 }
 for _t in ALL_TEACHERS:  # each teacher alone (fastaed-s uses all of them)
     CONFIGS[f"fastaed-s-{_t.removeprefix('teacher-')}"] = {**S, "teachers": [_t]}
