@@ -302,6 +302,25 @@ def test_run_writes_the_reproduction_table_of_models_that_name_a_published_metho
     assert manifest["command"] == f"vadbench run --suite {suite} --results {tmp_path / 'res'}"  # main's argv
 
 
+def test_the_reproduction_table_says_how_the_seed_claim_fares_from_the_board_and_a_profiling_run(tmp_path):
+    suite = tmp_path / "tiny.toml"
+    claim = ('[claim]\nstudent = "motion-diff"\nteachers = ["motion-flow"]\nprofile = "prof.json"\n\n'
+             '[[models]]\nname = "motion-diff"\nreproduces = "Sparse combination (Lu et al.)"\n')
+    suite.write_text(SUITE.replace('[[models]]\nname = "motion-diff"\n', claim, 1))
+    boards = tmp_path / "res" / "leaderboards"
+    boards.mkdir(parents=True)
+    (boards / "prof.json").write_text(json.dumps([{"model": "motion-diff", "fps_e2e": 900.0},
+                                                  {"model": "motion-flow", "fps_e2e": 30.0}]))
+    assert _run(tmp_path, suite) == 0
+    text = (boards / "synthetic_reproduction.md").read_text()
+    records = {r["model"]["name"]: r for r in ResultsStore(tmp_path / "res").records()}
+    micro = {name: 100 * r["metrics"]["micro_auc"] for name, r in records.items()}
+    gap = micro["motion-flow"] - micro["motion-diff"]
+    assert "**The seed's claim, measured.** `motion-diff` reaches" in text
+    assert f"{gap:.1f} points below `motion-flow`" in text and "30x its slowest teacher `motion-flow`" in text
+    assert "(`prof.json`)" in text
+
+
 def test_models_pick_part_of_a_suite_with_its_settings(tmp_path, suite_file, capsys):
     assert _run(tmp_path, suite_file, "--models", "motion-flow") == 0
     [record] = ResultsStore(tmp_path / "res").records()

@@ -327,10 +327,10 @@ def test_a_precomputed_teacher_hot_path_takes_frames_and_boxes_and_names_its_det
     assert AttributeTeacher().profile_stages() == {}
 
 
-def test_teachers_on_boxes_run_on_the_avenue_layout_with_a_detections_folder(tmp_path):
+@pytest.mark.parametrize("name", ["teacher-attr-boxes", "teacher-kin-boxes"])
+def test_teachers_on_boxes_run_on_the_avenue_layout_with_a_detections_folder(tmp_path, name):
     """The Avenue path: MJPG videos decoded by OpenCV, boxes mapped by the per-video frame counts of the
-    videos found, teacher-attr-boxes fitted on them, the anomalous test frames ranked above the normal
-    ones."""
+    videos found, the teacher fitted on them, the anomalous test frames ranked above the normal ones."""
     import shutil
 
     from conftest import write_avenue
@@ -348,7 +348,7 @@ def test_teachers_on_boxes_run_on_the_avenue_layout_with_a_detections_folder(tmp
     assert ds.detections == str(root / "detections") and [v.id for v in ds.test] == ["01", "02"]
     for mine, theirs in zip(ds.test, syn.test, strict=True):
         assert np.array_equal(mine.detections(), theirs.detections())
-    teacher = vadbench.create_model("teacher-attr-boxes")
+    teacher = vadbench.create_model(name)
     teacher.fit(ds.train, RunContext(cache_dir=tmp_path, seed=0))
     scores = [teacher.score(v.unlabelled()).frame for v in ds.test]
     assert frame_auc(scores, [v.labels for v in ds.test], sigma=3) > 0.7  # chance is 0.5

@@ -53,6 +53,8 @@ def main() -> int:
     args.out.write_text(json.dumps(hashes, indent=1, sort_keys=True) + "\n")
     if args.compare:
         before = json.loads(args.compare.read_text())
+        if args.models:  # compare the models asked for only
+            before = {k: v for k, v in before.items() if k in args.models.split(",")}
         changed = sorted(k for k in before if k in hashes and before[k] != hashes[k])
         gone = sorted(set(before) - set(hashes))
         print(f"identical: {len(before) - len(changed) - len(gone)}, changed: {changed}, no longer registered: {gone}")

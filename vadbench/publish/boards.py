@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_write_json, atomic_write_text
+from ..atomic import atomic_write_json, atomic_write_text, load_json
 from ..checkout import git_commit
 from ..machine import machine_info, machine_summary
 from ..names import safe_name
@@ -24,7 +24,7 @@ from ..provenance import commits_of, provenance
 from ..results import ResultsStore, compute_seconds
 from .leaderboard import aggregate, write_leaderboard
 from .pareto import load_literature, plot_pareto
-from .reproduction import render_reproduction, reproduction_rows
+from .reproduction import claim_paragraph, render_reproduction, reproduction_rows
 
 #: The published methods (speed and accuracy as their papers report them) that plots and tables show
 #: for context: ``leaderboards/literature.csv`` of the checkout.
@@ -94,7 +94,12 @@ def publish_dataset(store: ResultsStore, dataset: str, out_dir: str | Path, *, c
         where = machine_summary(machine) if isinstance(machine, dict) else str(machine)
         entries = reproduction_rows(rows, load_literature(lit_file, None), suite)
         reproduction = out_dir / f"{dataset}_reproduction.md"
-        atomic_write_text(reproduction, render_reproduction(entries, dataset, machine=where))
+        claim = ""
+        if suite.get("claim"):  # the seed paper's claim, from the board and the profiling run the suite names
+            profile_file = out_dir / suite["claim"]["profile"]
+            profile = load_json(profile_file) if profile_file.exists() else []
+            claim = claim_paragraph(rows, profile, suite["claim"], profile_file.name)
+        atomic_write_text(reproduction, render_reproduction(entries, dataset, machine=where, claim=claim))
     # the cells' own commits and source hashes (vadbench.provenance.provenance): a board's cells may come from
     # many commits; "published_from" is only the checkout that wrote these files
     manifest = out_dir / f"{dataset}_manifest.json"

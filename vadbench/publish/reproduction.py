@@ -71,8 +71,10 @@ def _pub(value: Any, diff: float | None = None) -> str:
     return f"{value:g}" if diff is None else f"{value:g} ({diff:+.1f})"
 
 
-def render_reproduction(entries: Sequence[Mapping], dataset: str, *, machine: str = "") -> str:
-    """Markdown: ours vs published (difference in points) per metric, speed, and the deviations."""
+def render_reproduction(entries: Sequence[Mapping], dataset: str, *, machine: str = "",
+                        claim: str = "") -> str:
+    """Markdown: ours vs published (difference in points) per metric, speed, the deviations, and
+    ``claim`` (a paragraph, :func:`claim_paragraph`) under the table."""
     head = ["model", "reproduces", "seeds"] + [f"{k} ours" for k in METRICS] + \
            [f"{k} published (diff)" for k in METRICS] + ["FPS ours (e2e)", "FPS published", "why they differ",
                                                          "source"]
@@ -90,4 +92,56 @@ def render_reproduction(entries: Sequence[Mapping], dataset: str, *, machine: st
             fps_pub += f" ({e['fps_hardware']})"
         cells += [e["fps_e2e"], fps_pub, e["deviation"], e["source"]]
         lines.append("| " + " | ".join(str(c).replace("|", "/").replace("\n", " ") for c in cells) + " |")
+    if claim:
+        lines += ["", claim]
     return "\n".join(lines) + "\n"
+
+
+def claim_paragraph(rows: Sequence[Mapping], profile: Sequence[Mapping], claim: Mapping,
+                    profile_name: str = "") -> str:
+    """One paragraph: how the seed paper's claim fares, from the board's accuracy and one profiling run.
+
+    ``rows`` are leaderboard rows (fractions), ``profile`` the records of one
+    ``vadbench profile`` run (its ``--json``), ``claim`` the suite's ``[claim]``
+    table: ``student``, its ``teachers`` and the ``competitor`` it must outrun.
+    The paper's claim: the student at least 7x the competitor and 28x its teachers
+    end to end, at an accuracy comparable to theirs. Models missing from either
+    source are named as missing, not guessed.
+
+    >>> rows = [{"model": "s", "micro_auc_mean": 0.85, "micro_auc_std": 0.02, "n_seeds": 3},
+    ...         {"model": "t", "micro_auc_mean": 0.99, "micro_auc_std": 0.0, "n_seeds": 3},
+    ...         {"model": "c", "micro_auc_mean": 0.91, "micro_auc_std": 0.01, "n_seeds": 3}]
+    >>> prof = [{"model": "s", "fps_e2e": 2000.0}, {"model": "t", "fps_e2e": 0.5},
+    ...         {"model": "c", "fps_e2e": 100.0}]
+    >>> text = claim_paragraph(rows, prof, {"student": "s", "teachers": ["t"], "competitor": "c"})
+    >>> [part in text for part in ("85.0 ± 2.0", "14.0 points below `t`", "20.0x `c`", "4000x")]
+    [True, True, True, True]
+    >>> claim_paragraph(rows, prof[:1], {"student": "s", "teachers": ["t"]}).split("Not yet: ")[1]
+    '`t` lack a leaderboard row or a profiling record.'
+    """
+    by_row = {r["model"]: r for r in rows}
+    fps = {p["model"]: float(p["fps_e2e"]) for p in profile}
+    student, teachers, rival = claim["student"], list(claim.get("teachers", [])), claim.get("competitor")
+    head = "**The seed's claim, measured.**"
+    named = [student, *teachers, *([rival] if rival else [])]
+    missing = ", ".join(f"`{m}`" for m in named if m not in by_row or m not in fps)
+    if missing:
+        return f"{head} Not yet: {missing} lack a leaderboard row or a profiling record."
+    row = by_row[student]
+
+    def acc(m: str) -> float:
+        return 100 * by_row[m]["micro_auc_mean"]
+
+    gaps = ", ".join(f"{acc(t) - acc(student):.1f} points below `{t}` ({acc(t):.1f})" for t in teachers)
+    slowest = min(teachers, key=lambda t: fps[t])
+    run = f" (`{profile_name}`)" if profile_name else ""
+    ratios = []
+    if rival:
+        ratios.append(f"{fps[student] / fps[rival]:.1f}x `{rival}` ({format_fps(fps[rival])}; "
+                      "the paper claims at least 7x)")
+    ratios.append(f"{fps[student] / fps[slowest]:.0f}x its slowest teacher `{slowest}` "
+                  f"({format_fps(fps[slowest])}, detection included; the paper claims 28-62x)")
+    accuracy = format_pct(row["micro_auc_mean"], row.get("micro_auc_std"))
+    return (f"{head} `{student}` reaches {accuracy} micro AUC ({row.get('n_seeds')} seeds), {gaps}. "
+            f"In one profiling run{run} it runs at {fps[student]:,.0f} frames/s end to end: "
+            f"{' and '.join(ratios)}.")

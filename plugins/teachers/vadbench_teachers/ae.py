@@ -39,8 +39,10 @@ import torch
 from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
-from .base import Objects, ObjectTeacher, to_numpy, to_tensor, train_network
+from .base import ObjectTeacher
 from .features import dis_flow, square_crop
+from .networks import to_numpy, to_tensor, train_network
+from .objects import Objects
 
 
 class CropAE(nn.Module):

@@ -46,8 +46,10 @@ import copy
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from .base import Objects, ObjectTeacher, to_numpy, to_tensor
+from .base import ObjectTeacher
 from .features import dis_flow, geometry, hog, speed_stats, square_crop
+from .networks import to_numpy, to_tensor
+from .objects import Objects
 
 GROUPS = ("velocity", "geometry", "appearance")
 PATCH_GROUPS = ("appearance",)

@@ -35,12 +35,15 @@ All work happens at the detector's processing size (width at most
 ``max_width``); boxes are scaled back to the video's resolution for regions and
 maps. Frames before ``t - context`` are needed to describe frame ``t``; a
 video's first frames borrow a mirrored context (frames ``context, ..., 1``).
+
+The plain-array helpers about objects and their boxes live in :mod:`.objects`,
+the torch ones the network teachers share in :mod:`.networks`; both are
+re-exported here (``__all__``), where they used to be defined.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import time
 import zipfile
@@ -55,145 +58,22 @@ from vadbench import Model, Scores, drop_late_defaults
 from vadbench.atomic import atomic_save_npz, load_npz
 from vadbench.maps import DEFAULT_SCALES, scale_key
 from vadbench.progress import progress
-from vadbench.training import train_epochs
 
 from .detector import BackgroundDetector, DetectorConfig, scale_boxes
 from .maps import box_maps
-
-Objects = dict  # name -> array with one row per object; always "frame" (N,) and "box" (N, 4)
-
-
-def with_context(frames: np.ndarray, k: int) -> np.ndarray:
-    """``frames`` (T, ...) preceded by ``k`` mirrored frames (``k, ..., 1``), edge-padded if too short.
-
-    >>> with_context(np.arange(5), 2).tolist()
-    [2, 1, 0, 1, 2, 3, 4]
-    >>> with_context(np.arange(2), 3).tolist()
-    [1, 1, 1, 0, 1]
-    """
-    if k <= 0:
-        return frames
-    n = len(frames)
-    idx = np.arange(k, 0, -1).clip(0, n - 1)
-    return np.concatenate([frames[idx], frames])
-
+from .networks import to_numpy, to_tensor, train_network
+from .objects import (
+    PER_VIDEO,
+    Objects,
+    box_masks,
+    concat_objects,
+    file_boxes,
+    smooth_along_tracks,
+    with_context,
+)
 
 FRAME_SCORES = ("max", "log1p")  # how a frame's largest object score becomes its score
 BOX_SOURCES = ("bgsub", "precomputed", "torchvision")  # where a teacher's object boxes come from
-
-
-def file_boxes(rows: np.ndarray, n_frames: int, native: tuple[int, int],
-               proc: tuple[int, int]) -> list[np.ndarray]:
-    """Per frame, the inclusive integer boxes at the processing size of detection rows
-    ``(frame, x1, y1, x2, y2)``.
-
-    ``native`` and ``proc`` are (width, height) of the video and of the
-    processing size. Float corners become the pixels they touch.
-
-    >>> rows = np.array([[1, 10.2, 4.0, 20.0, 14.5]], np.float32)
-    >>> [b.tolist() for b in file_boxes(rows, 2, (40, 20), (20, 10))]
-    [[], [[5, 2, 9, 6]]]
-    """
-    rows = np.asarray(rows, np.float64).reshape(-1, 5)
-    W, H = native
-    b = np.stack([np.floor(rows[:, 1]), np.floor(rows[:, 2]), np.ceil(rows[:, 3]) - 1,
-                  np.ceil(rows[:, 4]) - 1], 1)
-    b[:, [0, 2]] = b[:, [0, 2]].clip(0, W - 1)
-    b[:, [1, 3]] = b[:, [1, 3]].clip(0, H - 1)
-    b[:, 2:] = np.maximum(b[:, 2:], b[:, :2])
-    b = scale_boxes(b, native, proc)
-    frame = rows[:, 0].astype(np.int64)
-    return [b[frame == t] for t in range(n_frames)]
-
-
-def box_masks(boxes: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
-    """uint8 masks (T, h, w): 1 inside each frame's boxes (the foreground of boxes with no mask of their own).
-
-    >>> int(box_masks([np.array([[1, 1, 2, 3]])], (5, 5)).sum())
-    6
-    """
-    out = np.zeros((len(boxes), *shape), np.uint8)
-    for t, bs in enumerate(boxes):
-        for x0, y0, x1, y1 in np.asarray(bs, np.int64).reshape(-1, 4):
-            out[t, y0:y1 + 1, x0:x1 + 1] = 1
-    return out
-
-
-def train_network(net: torch.nn.Module, x: torch.Tensor, batch_loss, *, epochs: int, batch_size: int,
-                  lr: float, generator: torch.Generator, ctx=None, name: str = "teacher") -> list[float]:
-    """Train ``net`` on the items of ``x`` as the network teachers do; the mean loss per item of each epoch.
-
-    ``batch_loss(xb)`` gives the loss of a batch of items. The loop is
-    :func:`vadbench.training.train_epochs` with a one-cycle learning rate, each
-    epoch's order drawn from ``generator`` (which ``batch_loss`` may use too);
-    ``net`` is left in eval mode.
-
-    >>> net = torch.nn.Linear(1, 1); x = torch.linspace(-1, 1, 32)[:, None]
-    >>> loss = lambda xb: ((net(xb) - 2 * xb) ** 2).mean()
-    >>> history = train_network(net, x, loss, epochs=30, batch_size=8, lr=0.1, generator=torch.Generator())
-    >>> len(history), history[-1] < history[0], net.training
-    (30, True, False)
-    """
-    net.train()
-    history = train_epochs(net.parameters(), lambda idx: batch_loss(x[idx]), n_items=len(x), epochs=epochs,
-                           batch_size=batch_size, lr=lr, rng=generator, schedule="onecycle",
-                           log=ctx.log if ctx is not None else None, name=name)
-    net.eval()
-    return history
-
-
-PER_VIDEO = ("shape", "native")  # keys of an Objects dict that are not per object
-
-
-def smooth_along_tracks(frame: np.ndarray, boxes: np.ndarray, scores: np.ndarray, window: int,
-                        min_iou: float = 0.3) -> np.ndarray:
-    """Object scores replaced by their running median (``window`` frames, centred) along IoU tracks.
-
-    A flow glitch that makes one object score high in a single frame is voted
-    down by the same object's neighbouring frames; a cyclist stays high.
-
-    >>> f = np.array([0, 1, 2, 3, 4]); b = np.tile([[0, 0, 9, 9]], (5, 1))
-    >>> smooth_along_tracks(f, b, np.array([1.0, 1.0, 9.0, 1.0, 1.0]), 3).tolist()
-    [1.0, 1.0, 1.0, 1.0, 1.0]
-    """
-    from scipy.ndimage import median_filter
-
-    from .tracker import IoUTracker
-
-    scores = np.asarray(scores, np.float64)
-    if window <= 1 or not len(scores):
-        return scores
-    frame = np.asarray(frame)
-    order = np.argsort(frame, kind="stable")
-    n = int(frame.max()) + 1
-    starts = np.searchsorted(frame[order], np.arange(n + 1))
-    per_frame = [order[starts[t]:starts[t + 1]] for t in range(n)]
-    ids = IoUTracker(min_iou=min_iou).track([boxes[i] for i in per_frame])
-    track = np.empty(len(scores), np.int64)
-    for idx, tid in zip(per_frame, ids, strict=True):
-        track[idx] = tid
-    out = scores.copy()
-    by_track = np.argsort(track * (n + 1) + frame, kind="stable")
-    tstarts = np.flatnonzero(np.r_[True, np.diff(track[by_track]) != 0, True])
-    for a, b in itertools.pairwise(tstarts):
-        idx = by_track[a:b]
-        if len(idx) > 1:
-            out[idx] = median_filter(scores[idx], size=min(window, len(idx) | 1), mode="nearest")
-    return out
-
-
-def concat_objects(parts: list[Objects]) -> Objects:
-    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k not in PER_VIDEO}
-    out.update({k: parts[0][k] for k in PER_VIDEO if k in parts[0]})
-    return out
-
-
-def to_tensor(a) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a))
-
-
-def to_numpy(t) -> np.ndarray:
-    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
 
 
 class ObjectTeacher(Model):
@@ -572,5 +452,6 @@ class ObjectTeacher(Model):
         self._maps.clear()
 
 
-__all__ = ["DetectorConfig", "ObjectTeacher", "Objects", "to_numpy", "to_tensor", "train_network",
-           "with_context"]
+__all__ = ["BOX_SOURCES", "FRAME_SCORES", "PER_VIDEO", "DetectorConfig", "ObjectTeacher", "Objects",
+           "box_masks", "concat_objects", "file_boxes", "smooth_along_tracks", "to_numpy", "to_tensor",
+           "train_network", "with_context"]

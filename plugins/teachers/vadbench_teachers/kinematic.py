@@ -28,8 +28,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from .base import Objects, ObjectTeacher, to_numpy, to_tensor
+from .base import ObjectTeacher
 from .features import dis_flow
+from .networks import to_numpy, to_tensor
+from .objects import Objects
 
 GROUPS = ("velocity", "geometry")
 

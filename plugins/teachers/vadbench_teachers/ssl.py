@@ -45,8 +45,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Objects, ObjectTeacher, to_numpy, to_tensor, train_network
+from .base import ObjectTeacher
 from .features import square_crop
+from .networks import to_numpy, to_tensor, train_network
+from .objects import Objects
 
 SPAN = 9  # crops kept per object: t - 8g .. t
 CONSECUTIVE = (4, 5, 6, 7, 8)  # positions of t - 4g .. t among them
