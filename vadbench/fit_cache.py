@@ -130,8 +130,6 @@ class ModelCache:
         if state is not None:
             model.load_state_dict(state)
             used.update(recorded)
-            if hasattr(model, "on_loaded"):
-                model.on_loaded(self.dataset.train, ctx)
         else:
             start = time.perf_counter()
             model.fit(self.dataset.train, ctx)

@@ -120,7 +120,9 @@ def _plain(iterable: Iterable[T], total: int | None, desc: str, unit: str, strea
         print(f"[{_stamp()}] {label}{text}", file=stream, flush=True)
 
     def where(done: int) -> str:
-        return f"{done}/{total} {unit}" if total is not None else f"{done} {unit}"
+        if total is None:
+            return f"{done} {unit}"
+        return f"{done}/{total} {unit}" + (f" ({100 * done // total}%)" if total and done else "")
 
     start = last = time.monotonic()
     say(where(0))
@@ -141,10 +143,7 @@ def _plain(iterable: Iterable[T], total: int | None, desc: str, unit: str, strea
             if due and (total is None or done < total):
                 elapsed = now - start
                 rate = done / elapsed if elapsed > 0 else 0.0
-                text = where(done)
-                if total:
-                    text += f" ({100 * done // total}%)"
-                text += f", {rate:.3g} {unit}/s, {_duration(elapsed)} so far"
+                text = f"{where(done)}, {rate:.3g} {unit}/s, {_duration(elapsed)} so far"
                 if total and rate > 0:
                     text += f", ~{_duration((total - done) / rate)} left"
                 say(text)
@@ -152,10 +151,7 @@ def _plain(iterable: Iterable[T], total: int | None, desc: str, unit: str, strea
         finished = True
     finally:
         elapsed = time.monotonic() - start
-        text = where(done)
-        if total:
-            text += f" ({100 * done // total}%)"
-        text += f" in {_duration(elapsed)}"
+        text = f"{where(done)} in {_duration(elapsed)}"
         if done and elapsed > 0:
             text += f", {done / elapsed:.3g} {unit}/s"
         if not finished:

@@ -312,8 +312,10 @@ def _history_notes(rows: Sequence[Mapping]) -> list[str]:
            "test videos were scored; `revised` means it was changed after a look at test results, which "
            "makes its figures optimistic by an unknown margin:")]
     by_text: dict[str, list[str]] = {}
-    for r in revised:
-        by_text.setdefault(r["test_history"], []).append(str(r["model"]))
+    for r in revised:  # a model with rows under two configurations is named once
+        names = by_text.setdefault(r["test_history"], [])
+        if str(r["model"]) not in names:
+            names.append(str(r["model"]))
     return out + [f"  - {', '.join(models)}: {text}." for text, models in by_text.items()]
 
 
