@@ -367,3 +367,37 @@ def test_a_teacher_on_a_live_torchvision_detector_fits_scores_and_times_detectio
     assert teacher.forward(teacher.example_input(2)).shape == (2,)
     assert teacher.profile_stages() == {}
     assert AttributeTeacher(detector=live).config["detector"]["arch"] == "ssdlite320_mobilenet_v3_large"
+
+
+def test_kinematic_appearance_group_scores_an_unseen_shape_above_a_seen_one():
+    import cv2
+    from vadbench_teachers.kinematic import KinematicTeacher
+
+    rng = np.random.default_rng(0)
+    box = np.array([[15, 5, 35, 45]])
+
+    def objects(shape, video):
+        f = rng.integers(0, 20, (60, 60), dtype=np.uint8)
+        if shape == "bar":  # a walker: a tall bar
+            f[10:40, 21:29] = 200
+        else:  # a wheel: a ring of the same extent
+            cv2.circle(f, (25, 25), 9, 200, 2)
+        o = KinematicTeacher(groups=["appearance"], crop=16).describe(np.stack([f, f]), [box], None)
+        return {**o, "video": np.array([video])}
+
+    teacher = KinematicTeacher(groups=["appearance"], crop=16)
+    teacher.fit_objects([objects("bar", i) for i in range(8)], None)
+    assert set(objects("bar", 0)) == {"velocity", "geometry", "appearance", "video"}
+    ring, bar = (float(teacher.score_objects(objects(s, 0))[0]) for s in ("ring", "bar"))
+    assert ring > 3 * bar
+
+
+def test_a_teacher_refuses_a_setting_it_does_not_take():
+    from vadbench_teachers.kinematic import KinematicTeacher
+
+    with pytest.raises(TypeError, match="unexpected setting 'max_sped'"):
+        KinematicTeacher(max_sped=4.0)
+    with pytest.raises(TypeError, match="unexpected setting 'wieghts'"):
+        AttributeTeacher(wieghts={"velocity": 2.0})
+    plain = KinematicTeacher(groups=["velocity"])
+    assert plain.config == KinematicTeacher(groups=["velocity"], crop=32).config  # no appearance, no crop

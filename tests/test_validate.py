@@ -101,3 +101,15 @@ def test_validate_ranks_configurations_on_training_videos_only(tmp_path):
     assert max(r["by_kind"]["skip_frames"]["micro"] for r in report["results"]) > 80
     table = report_table(report)
     assert table.count("(best)") == 1 and "skip_frames micro" in table
+
+
+def test_a_misspelt_setting_in_the_grid_stops_validate_with_one_line_before_any_fit(tmp_path, capsys):
+    from vadbench.cli import main
+
+    code = main(["validate", "teacher-kin-boxes", "--dataset", "synthetic",
+                 "--data-root", str(tmp_path / "data"), "--work", str(tmp_path / "work"),
+                 "--grid", '[{"k": 3}, {"nope": 1}]'])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert "grid entry 2" in err and "'nope'" in err
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").rglob("*.pt"))

@@ -38,6 +38,10 @@ class UnknownNameError(VadbenchError, KeyError):
         return self.message
 
 
+class SettingsError(VadbenchError, ValueError):
+    """A model's configuration names a setting the model does not take, or a value it refuses."""
+
+
 class PluginError(VadbenchError):
     """A plugin is malformed (misspelt hook, bad registration) or broke its contract."""
 

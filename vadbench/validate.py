@@ -18,6 +18,7 @@ before its test videos are scored.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 
 from .data.frames import FrameSource
 from .data.video import Split, Video
+from .errors import SettingsError
 from .metrics import frame_auc
 from .model import as_scores
 from .pseudo_anomalies import KINDS, make
@@ -91,6 +93,24 @@ def aucs(scores: list[np.ndarray], labels: list[np.ndarray], sigma: float | None
             "macro": 100 * frame_auc(scores, labels, average="macro", sigma=sigma, single_class="drop")}
 
 
+def check_settings(name: str, configs: list[dict]) -> None:
+    """Build ``name`` under each configuration, so that a misspelt setting stops the grid before any fit.
+
+    >>> check_settings("motion-diff", [{"nope": 1}])
+    Traceback (most recent call last):
+    ...
+    vadbench.errors.SettingsError: motion-diff: grid entry 1 {"nope": 1}: ...
+    """
+    from . import create_model
+
+    for i, config in enumerate(configs):
+        try:
+            create_model(name, **config)
+        except (TypeError, ValueError) as exc:
+            entry = json.dumps(config, sort_keys=True)
+            raise SettingsError(f"{name}: grid entry {i + 1} {entry}: {exc}") from exc
+
+
 def validate(name: str, dataset, configs: list[dict], *, workdir: str | Path,
              held_out: list[str] | None = None, kinds=KINDS, copies: int = 2, seed: int = 0,
              device: str = "cpu", progress=None) -> dict:
@@ -104,6 +124,7 @@ def validate(name: str, dataset, configs: list[dict], *, workdir: str | Path,
     from .fit_cache import ModelCache
 
     say = progress or (lambda m: None)
+    check_settings(name, configs)
     held_out = list(held_out or held_out_ids(dataset.train))
     vdata = validation_dataset(dataset, held_out, kinds=tuple(kinds), copies=copies, seed=seed)
     sigma = dataset.conventions.get("sigma")

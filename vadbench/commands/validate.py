@@ -15,11 +15,12 @@ def cmd_validate(args: Namespace) -> int:
     from ..data.folders import resolve_root
     from ..data.load import open_dataset
     from ..pseudo_anomalies import KINDS
-    from ..validate import report_table, validate
+    from ..validate import check_settings, report_table, validate
 
+    grid = [{**args.config, **variant} for variant in (args.grid or [{}])]
+    check_settings(args.model, grid)  # before the dataset is opened or made
     dataset = open_dataset(args.dataset, {}, root=resolve_root(args.dataset, args.data_root),
                            cache_dir=Path(args.work) / "cache")
-    grid = [{**args.config, **variant} for variant in (args.grid or [{}])]
     report = validate(args.model, dataset, grid, workdir=args.work, held_out=args.held_out,
                       kinds=args.kinds or KINDS, copies=args.copies, seed=args.seed, device=args.device,
                       progress=say)

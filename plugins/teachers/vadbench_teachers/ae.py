@@ -42,7 +42,7 @@ from torch import nn
 from .base import ObjectTeacher
 from .features import dis_flow, square_crop
 from .networks import to_numpy, to_tensor, train_network
-from .objects import Objects
+from .objects import Objects, knn_distance
 
 
 class CropAE(nn.Module):
@@ -141,9 +141,10 @@ class AutoencoderTeacher(ObjectTeacher):
         self.bank = z[keep]
         fold = video[keep] % 2
         if fold.min() != fold.max():
-            d = np.concatenate([_knn(self.bank[fold == a], self.bank[fold != a], self.k) for a in (0, 1)])
+            d = np.concatenate([knn_distance(self.bank[fold == a], self.bank[fold != a], self.k)
+                                for a in (0, 1)])
         else:
-            d = _knn(self.bank, self.bank, self.k, skip_self=True)
+            d = knn_distance(self.bank, self.bank, self.k, skip_self=True)
         self.norm = np.maximum(np.r_[err.mean(0), d.mean()], 1e-8)
         self._nn = None
 
@@ -188,7 +189,3 @@ class AutoencoderTeacher(ObjectTeacher):
         self._nn = None
 
 
-def _knn(query: np.ndarray, bank: np.ndarray, k: int, skip_self: bool = False) -> np.ndarray:
-    kk = min(k + int(skip_self), len(bank))
-    d = NearestNeighbors(n_neighbors=kk).fit(bank).kneighbors(query)[0]
-    return d[:, int(skip_self):].mean(1) if d.shape[1] > int(skip_self) else d.mean(1)

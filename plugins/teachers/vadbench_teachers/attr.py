@@ -49,7 +49,7 @@ from sklearn.neighbors import NearestNeighbors
 from .base import ObjectTeacher
 from .features import dis_flow, geometry, hog, speed_stats, square_crop
 from .networks import to_numpy, to_tensor
-from .objects import Objects
+from .objects import Objects, knn_distance
 
 GROUPS = ("velocity", "geometry", "appearance")
 PATCH_GROUPS = ("appearance",)
@@ -162,9 +162,9 @@ class AttributeTeacher(ObjectTeacher):
             else:
                 self.banks[g] = x
                 if fold.min() != fold.max():  # two folds: distances across them
-                    d = np.concatenate([self._knn(x[fold == a], x[fold != a]) for a in (0, 1)])
+                    d = np.concatenate([knn_distance(x[fold == a], x[fold != a], self.k) for a in (0, 1)])
                 else:  # one training video: leave out the object itself
-                    d = self._knn(x, x, skip_self=True)
+                    d = knn_distance(x, x, self.k, skip_self=True)
             self.scale[g] = float(max(d.mean(), 1e-6))
 
     def _valid(self, fg: np.ndarray) -> np.ndarray:
@@ -178,15 +178,10 @@ class AttributeTeacher(ObjectTeacher):
         if not len(patches):
             return np.zeros(0)
         q = patches[valid]
-        d = self._knn(q, bank, skip_self) if nn is None else nn.kneighbors(q)[0].mean(1)
+        d = knn_distance(q, bank, self.k, skip_self) if nn is None else nn.kneighbors(q)[0].mean(1)
         out = np.full(valid.shape, -np.inf)
         out[valid] = d
         return out.max(1)
-
-    def _knn(self, query, bank, skip_self=False) -> np.ndarray:
-        k = min(self.k + int(skip_self), len(bank))
-        d, _ = NearestNeighbors(n_neighbors=k).fit(bank).kneighbors(query)
-        return d[:, int(skip_self):].mean(1) if d.shape[1] > int(skip_self) else d.mean(1)
 
     def group_scores(self, objects: Objects) -> dict[str, np.ndarray]:
         """Each group's normalised kNN distance (N,) per object."""

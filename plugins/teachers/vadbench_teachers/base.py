@@ -44,6 +44,7 @@ re-exported here (``__all__``), where they used to be defined.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import time
 import zipfile
@@ -76,6 +77,18 @@ FRAME_SCORES = ("max", "log1p")  # how a frame's largest object score becomes it
 BOX_SOURCES = ("bgsub", "precomputed", "torchvision")  # where a teacher's object boxes come from
 
 
+def declared_settings(cls: type) -> set[str]:
+    """The keyword parameters of every ``__init__`` along ``cls``'s MRO: the settings a teacher takes.
+
+    A subclass hands its own settings to :class:`ObjectTeacher` through
+    ``**config``; anything else that arrives there is a misspelt or retired
+    setting, refused rather than silently recorded.
+    """
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {p.name for c in cls.__mro__ if "__init__" in vars(c)
+            for p in inspect.signature(vars(c)["__init__"]).parameters.values() if p.kind in kinds} - {"self"}
+
+
 class ObjectTeacher(Model):
     """Base class: detector, object cache, frame scores, regions and multi-scale maps."""
 
@@ -87,6 +100,9 @@ class ObjectTeacher(Model):
                  **config: Any):
         if frame_score not in FRAME_SCORES:
             raise ValueError(f"frame_score must be one of {FRAME_SCORES}, not {frame_score!r}")
+        unknown = sorted(set(config) - declared_settings(type(self)))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got an unexpected setting {unknown[0]!r}")
         super().__init__(**drop_late_defaults(
             {"scales": list(scales), "detector": dict(detector or {}), "chunk": chunk,
              "train_stride": train_stride, "track_window": track_window, "frame_score": frame_score,

@@ -1,6 +1,7 @@
-"""Kinematic teacher: how fast each object's pixels move and how large its box is, scored by kNN.
+"""Kinematic teacher: how fast each object's pixels move, how large its box is and (optionally) what it
+looks like, scored by kNN.
 
-Each object (a box of the dataset's detections) is described by two groups:
+Each object (a box of the dataset's detections) is described by up to three groups:
 
 ``velocity``
     The distribution of dense optical-flow magnitudes (OpenCV DIS, medium preset,
@@ -11,16 +12,21 @@ Each object (a box of the dataset's detections) is described by two groups:
     distribution, not a mean, carries the object's motion.
 ``geometry``
     The box's width and height over the frame height.
+``appearance``
+    A histogram of oriented gradients of the object's grayscale square window
+    (its longer side plus 10%, resized to ``crop`` x ``crop``; 4x4 cells, 8
+    unsigned orientations, L2-normalised): its shape, whatever its size.
 
 A group's score is the mean distance to its ``k`` nearest training objects,
 divided by the mean of that distance for training objects measured against the
 other half of the training videos (split by index); the object's score is the
 mean of its groups' scores, and the frame's its highest object's.
 
-Every setting of the registered ``teacher-kin-boxes`` was chosen by
-``vadbench validate`` on pseudo-anomalies of held-out Ped2 training videos,
-before any test video was scored with it (the plugin's README gives the grid and
-the figures).
+Every setting of the registered ``teacher-kin-boxes`` (velocity and geometry)
+and ``teacher-kin-hog-boxes`` (the three groups) was chosen by ``vadbench
+validate`` on pseudo-anomalies of held-out Ped2 training videos, before any test
+video was scored with it (``docs/experiments/teachers`` gives the grids and the
+figures).
 """
 
 from __future__ import annotations
@@ -29,11 +35,11 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
 from .base import ObjectTeacher
-from .features import dis_flow
+from .features import dis_flow, hog, square_crop
 from .networks import to_numpy, to_tensor
-from .objects import Objects
+from .objects import Objects, knn_distance
 
-GROUPS = ("velocity", "geometry")
+GROUPS = ("velocity", "geometry", "appearance")
 
 
 def speed_histogram(flow: np.ndarray, boxes: np.ndarray, bins: int, max_speed: float) -> np.ndarray:
@@ -53,41 +59,46 @@ def speed_histogram(flow: np.ndarray, boxes: np.ndarray, bins: int, max_speed: f
 
 
 class KinematicTeacher(ObjectTeacher):
-    """Flow-magnitude distribution and box size of each object, kNN distance to the training objects."""
+    """Flow-magnitude distribution, box size and (optionally) gradient histogram of each object, kNN
+    distance to the training objects."""
 
-    def __init__(self, k: int = 1, groups=GROUPS, bins: int = 8, max_speed: float = 8.0,
-                 max_bank: int = 60000, **kw):
+    def __init__(self, k: int = 1, groups=GROUPS[:2], bins: int = 8, max_speed: float = 8.0,
+                 max_bank: int = 60000, crop: int = 32, **kw):
         unknown = sorted(set(groups) - set(GROUPS))
         if unknown or not groups:
             raise ValueError(f"groups must be a non-empty subset of {GROUPS}, not {list(groups)}")
-        super().__init__(k=k, groups=list(groups), bins=bins, max_speed=max_speed, max_bank=max_bank, **kw)
+        if crop % 4 or crop < 8:
+            raise ValueError(f"crop must be a multiple of 4, at least 8, not {crop}")
+        extra = {"crop": crop} if "appearance" in groups else {}  # the others keep their hashes
+        super().__init__(k=k, groups=list(groups), bins=bins, max_speed=max_speed, max_bank=max_bank, **extra,
+                         **kw)
         self.k, self.groups, self.bins, self.max_speed = int(k), tuple(groups), int(bins), float(max_speed)
+        self.crop = int(crop)
         self.max_bank = int(max_bank)
         self.banks: dict[str, np.ndarray] = {}
         self.scale: dict[str, float] = {}
         self._nn: dict[str, NearestNeighbors] = {}
 
     def feature_config(self) -> dict:
-        return {"flow": "dis-medium", "bins": self.bins, "max_speed": self.max_speed}
+        extra = {"crop": self.crop} if "appearance" in self.groups else {}
+        return {"flow": "dis-medium", "bins": self.bins, "max_speed": self.max_speed, **extra}
 
     def describe(self, frames, boxes, masks) -> Objects:
-        velocity, geometry = [], []
+        out: dict[str, list[np.ndarray]] = {"velocity": [], "geometry": [], "appearance": []}
         for t, b in enumerate(boxes):
             if not len(b):
                 continue
             cur = frames[t + self.context]
-            velocity.append(speed_histogram(dis_flow(frames[t], cur), b, self.bins, self.max_speed))
+            out["velocity"].append(speed_histogram(dis_flow(frames[t], cur), b, self.bins, self.max_speed))
             b = np.asarray(b, np.float32).reshape(-1, 4)
-            geometry.append(np.stack([b[:, 2] - b[:, 0] + 1, b[:, 3] - b[:, 1] + 1], 1) / float(cur.shape[0]))
-        if not velocity:
-            return {"velocity": np.zeros((0, self.bins + 1), np.float32),
-                    "geometry": np.zeros((0, 2), np.float32)}
-        return {"velocity": np.concatenate(velocity), "geometry": np.concatenate(geometry)}
-
-    def _knn(self, query: np.ndarray, bank: np.ndarray, skip_self: bool = False) -> np.ndarray:
-        k = min(self.k + int(skip_self), len(bank))
-        d, _ = NearestNeighbors(n_neighbors=k).fit(bank).kneighbors(query)
-        return d[:, int(skip_self):].mean(1) if k > int(skip_self) else d.mean(1)
+            size = np.stack([b[:, 2] - b[:, 0] + 1, b[:, 3] - b[:, 1] + 1], 1)
+            out["geometry"].append(size / float(cur.shape[0]))
+            if "appearance" in self.groups:
+                out["appearance"].append(np.stack([hog(square_crop(cur, box, self.crop), cells=4, bins=8)
+                                                   for box in b]))
+        dims = {"velocity": self.bins + 1, "geometry": 2, "appearance": 128}
+        return {g: np.concatenate(v).astype(np.float32) if v else np.zeros((0, dims[g]), np.float32)
+                for g, v in out.items() if g != "appearance" or "appearance" in self.groups}
 
     def fit_objects(self, objects, ctx) -> None:
         video = np.concatenate([o["video"] for o in objects])
@@ -102,13 +113,13 @@ class KinematicTeacher(ObjectTeacher):
             x = np.concatenate([o[g] for o in objects]).astype(np.float32)[keep]
             self.banks[g] = x
             if fold.min() != fold.max():  # each half of the videos measured against the other
-                d = np.concatenate([self._knn(x[fold == a], x[fold != a]) for a in (0, 1)])
+                d = np.concatenate([knn_distance(x[fold == a], x[fold != a], self.k) for a in (0, 1)])
             else:  # one training video: leave each object itself out of its neighbours
-                d = self._knn(x, x, skip_self=True)
+                d = knn_distance(x, x, self.k, skip_self=True)
             self.scale[g] = float(max(d.mean(), 1e-6))
 
     def score_objects(self, objects: Objects) -> np.ndarray:
-        total = np.zeros(len(objects["velocity"]))
+        total = np.zeros(len(objects[self.groups[0]]))
         for g in self.groups:
             if g not in self._nn:
                 self._nn[g] = NearestNeighbors(n_neighbors=min(self.k, len(self.banks[g]))).fit(self.banks[g])

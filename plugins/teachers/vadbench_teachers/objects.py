@@ -111,11 +111,30 @@ def smooth_along_tracks(frame: np.ndarray, boxes: np.ndarray, scores: np.ndarray
     return out
 
 
+def knn_distance(query: np.ndarray, bank: np.ndarray, k: int, skip_self: bool = False) -> np.ndarray:
+    """Each query row's mean Euclidean distance to its ``k`` nearest rows of ``bank``.
+
+    ``skip_self``: the query is the bank itself, so each row's nearest neighbour
+    (itself) is left out.
+
+    >>> bank = np.array([[0.0], [1.0], [3.0]])
+    >>> knn_distance(np.array([[0.5]]), bank, 2).tolist()
+    [0.5]
+    >>> knn_distance(bank, bank, 1, skip_self=True).tolist()
+    [1.0, 1.0, 2.0]
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    kk = min(k + int(skip_self), len(bank))
+    d = NearestNeighbors(n_neighbors=kk).fit(bank).kneighbors(query)[0]
+    return d[:, int(skip_self):].mean(1) if d.shape[1] > int(skip_self) else d.mean(1)
+
+
 def concat_objects(parts: list[Objects]) -> Objects:
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k not in PER_VIDEO}
     out.update({k: parts[0][k] for k in PER_VIDEO if k in parts[0]})
     return out
 
 
-__all__ = ["PER_VIDEO", "Objects", "box_masks", "concat_objects", "file_boxes", "smooth_along_tracks",
-           "with_context"]
+__all__ = ["PER_VIDEO", "Objects", "box_masks", "concat_objects", "file_boxes", "knn_distance",
+           "smooth_along_tracks", "with_context"]
