@@ -203,6 +203,38 @@ def test_sped_up_clips_take_every_fth_frame_with_the_same_triplet_rule(tmp_path)
     assert seen == expected_clip | expected_plain
 
 
+def _square_with_boxes(n: int = 60) -> Video:
+    """A 10x12 square moving right a pixel a frame, with its box in the detections."""
+    frames = np.full((n, 64, 96), 90, np.uint8)
+    rows = []
+    for t in range(n):
+        frames[t, 30:42, 10 + t:20 + t] = 220
+        rows.append([t, 10 + t, 30, 20 + t, 42])
+    boxes = np.array(rows, np.float32)
+    return Video("sq", FrameSource.from_array(frames), detection_loader=lambda: boxes)
+
+
+def test_enlarged_clips_paste_one_object_larger_and_the_teachers_score_them(tmp_path):
+    video = _square_with_boxes()
+    clip = FastAED.enlarged(video, np.random.default_rng(0))
+    big = clip.read(gray=True) != video.read(gray=True)
+    changed = np.flatnonzero(big.any((1, 2)))
+    assert 0 < len(changed) <= 40 and clip.id == "sq@big0"
+    heights = clip.detections()[:, 4] - clip.detections()[:, 2]
+    assert heights[changed].min() >= 1.5 * 12 - 1 and np.delete(heights, changed).max() == 12
+    assert FastAED.enlarged(Video("none", FrameSource.from_array(np.zeros((60, 8, 8), np.uint8))),
+                            np.random.default_rng(0)) is None  # no detections: no copy
+    # in training: the enlarged copy is one more clip whose targets are the teacher's maps of it
+    scored: list[str] = []
+    teacher = StubTeacher()
+    maps_of = teacher.multiscale_maps
+    teacher.multiscale_maps = lambda v: (scored.append(v.id), maps_of(v))[1]
+    model = FastAED(**TINY, epochs=1, targets="direct", speedups=(), enlarged=1)
+    model.fit(Split("toy", "train", [video]), stub_ctx(tmp_path, teacher))
+    assert scored == ["sq", "sq@big0"] and "enlarged" in model.config
+    assert "enlarged" not in FastAED(**TINY).config  # at its default: earlier configurations keep their hash
+
+
 def test_motion_flow_is_a_teacher_whose_maps_follow_the_motion(tmp_path):
     """``motion-flow`` (no training) gives maps at the student's scales; a student distils from it."""
     import vadbench

@@ -7,8 +7,10 @@ Training (``fit``)
        (the key includes a fingerprint of the fitted teacher's state). The maps
        of a training video come from a copy of the teacher fitted on the other
        fold of videos (``targets="crossfit"``, see :meth:`FastAED.training_targets`);
-       the clips are the videos and their sped-up versions (every f-th frame,
-       ``speedups``), which show the teacher's reaction to faster motion.
+       the clips are the videos, their sped-up versions (every f-th frame,
+       ``speedups``), which show the teacher's reaction to faster motion, and
+       ``enlarged`` copies of each with one object pasted larger, which show its
+       reaction to an unusual size.
        Each teacher's maps are divided by one number computed on the training
        videos (``normalize``: the mean of its training frame scores by default),
        so that teachers with different units weigh alike, then ``log1p``-compressed
@@ -88,7 +90,8 @@ class FastAED(TeacherTargets, DistillationTraining, Model):
         The frame score and how ``score`` runs (batch, threads, BatchNorm folding, layout, device).
 
     ``config`` is the flat configuration with every setting, except ``device`` while it is
-    ``"cpu"`` (it came after results were recorded; see :func:`vadbench.drop_late_defaults`).
+    ``"cpu"`` and ``enlarged`` while it is 0 (they came after results were recorded; see
+    :func:`vadbench.drop_late_defaults`).
     """
 
     family = "student"
@@ -220,18 +223,27 @@ class FastAED(TeacherTargets, DistillationTraining, Model):
         videos = list(train)
         # frames of every training video (the same reader as scoring), decoded once
         frames = [self.reader.read(v) for v in videos]
-        # the training clips: every video as it is, and sped up by each factor (every f-th frame)
+        # the training clips: every video as it is, and sped up by each factor (every f-th frame) ...
         items = [(i, 1, v) for i, v in enumerate(videos)]
         items += [(i, int(f), self.sped_up(v, int(f))) for f in c.speedups if int(f) > 1
                   for i, v in enumerate(videos) if len(v) > int(f)]
-        # teachers' targets, one normaliser per teacher (from the unmodified videos)
+        source = [i for i, _, _ in items]  # which decoded frames each clip indexes
+        # ... and copies with one object pasted larger, decoded as clips of their own
+        rng = np.random.default_rng(seed)
+        for copy in range(int(c.enlarged)):
+            for i, v in enumerate(videos):
+                clip = self.enlarged(v, rng, gray=not self.color, copy=copy)
+                if clip is not None:
+                    frames.append(self.reader.read(clip))
+                    items.append((i, 1, clip))
+                    source.append(len(frames) - 1)
+        # teachers' targets, one normaliser per teacher (from the unmodified videos, the first items)
         targets: list[dict[str, np.ndarray]] = []  # per teacher: scale -> (N, n, n)
         self.norm = {}
         for name in self.teachers:
             teacher = self._teacher(name, ctx)
             per_item = self.training_targets(name, teacher, train, items, ctx)
-            plain = {k: np.concatenate([m[k] for m, it in zip(per_item, items, strict=True) if it[1] == 1])
-                     for k in per_item[0]}
+            plain = {k: np.concatenate([m[k] for m in per_item[:len(videos)]]) for k in per_item[0]}
             self.norm[name] = self._norm_value(plain)
             targets.append({k: self.transform(np.concatenate([m[k] for m in per_item]), name)
                             for k in per_item[0]})
@@ -244,9 +256,9 @@ class FastAED(TeacherTargets, DistillationTraining, Model):
         stride = max(1, int(c.train_stride))
         idx3, keep, val, base = [], [], [], 0
         every = int(c.val_every)
-        for i, f, v in items:
+        for (i, f, v), src in zip(items, source, strict=True):
             n = len(v)
-            idx3.append(triplet_index(n, self.offset) * f + offsets[i])
+            idx3.append(triplet_index(n, self.offset) * f + offsets[src])
             if every > 1 and i % every == every - 1:  # a held-out training video (label-free check)
                 val.append(base + np.arange(n))
             else:
@@ -258,7 +270,7 @@ class FastAED(TeacherTargets, DistillationTraining, Model):
         self._infer = None
         self.history = {"pretrain_loss": [], "kd_loss": [], "adv_loss": [], "d_loss": [], "epoch_seconds": []}
         g = torch.Generator().manual_seed(seed)
-        n_plain = sum(len(v) for _, f, v in items if f == 1)  # the videos as they are come first
+        n_plain = sum(len(v) for v in videos)  # the videos as they are come first
         if c.pretrain_epochs > 0:
             self._pretrain(allf, idx3[keep[keep < n_plain]], g, say)
         kept = [{k: torch.from_numpy(v[keep]) for k, v in t.items()} for t in targets]
@@ -279,7 +291,7 @@ class FastAED(TeacherTargets, DistillationTraining, Model):
         self.train_seconds = time.perf_counter() - t_start
         self.history["targets_seconds"] = [t_targets]
         say(f"{self.name}: trained in {self.train_seconds:.1f} s on {len(keep)} samples "
-            f"({len(videos)} videos, speed-ups {list(c.speedups)})")
+            f"({len(videos)} videos and {len(items) - len(videos)} sped-up or enlarged clips)")
 
     # -- persistence ---------------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -68,7 +68,9 @@ class Distillation:
     ``quick`` configurations when ``quick``), ``teacher_weights``, ``teacher_config``
     (config overrides per teacher); ``targets`` ``"crossfit"`` or ``"direct"`` teacher maps
     of the training videos (or a dict teacher -> mode, ``"*"`` the default) over ``folds``;
-    ``speedups``: factors of the sped-up training clips; ``normalize`` and ``transform``: the
+    ``speedups``: factors of the sped-up training clips; ``enlarged``: copies of each training
+    video with one object pasted larger (:meth:`~vadbench_fastaed.teacher_targets.TeacherTargets.enlarged`);
+    ``normalize`` and ``transform``: the
     target units; ``lam``, ``d_lr``, ``d_steps``: the adversarial part (``lam=0``: standard
     KD); ``pretrain_epochs``, ``pretrain_lr``: phase 1; ``epochs`` ... ``decay_rate``: phase 2
     (timm's optimiser and scheduler); ``train_stride``: every n-th training frame;
@@ -81,6 +83,7 @@ class Distillation:
     targets: str | dict = "crossfit"
     folds: int = 2
     speedups: Sequence[int] = (2, 3, 4)
+    enlarged: int = 0
     normalize: str = "mean"
     transform: str = "log1p"
     lam: float = 0.1
@@ -137,7 +140,7 @@ PARTS = (Network, Distillation, Inference)
 
 # a setting added after results were recorded is left out of the recorded configuration while it
 # holds its default, so that configurations from before it keep their hashes
-LATE_DEFAULTS = {"device": "cpu"}
+LATE_DEFAULTS = {"device": "cpu", "enlarged": 0}
 
 
 @dataclass(frozen=True)

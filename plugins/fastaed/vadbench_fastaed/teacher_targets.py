@@ -210,6 +210,29 @@ class TeacherTargets:
                      detection_loader=loader)
 
     @staticmethod
+    def enlarged(video, rng: np.random.Generator, gray: bool = True, copy: int = 0):
+        """A copy of ``video`` with one object pasted 1.5 to 2.5 times larger through a 40-frame segment, or
+        None when the video has no detections or no object can be followed that long.
+
+        The spatial counterpart of :meth:`sped_up`: a training clip holding something larger than any
+        training object, which the teachers score (their maps are the targets, as for every clip). The
+        object, the segment and the scale come from ``rng``; the pasting is
+        :func:`vadbench.pseudo_anomalies.enlarged_object`, and the copy's detections hold the enlarged box.
+        """
+        from vadbench.data import FrameSource, Video
+        from vadbench.pseudo_anomalies import enlarged_object
+
+        if not getattr(video, "has_detections", False):
+            return None
+        try:
+            frames, rows, _ = enlarged_object(video.read(gray=gray), video.detections(), rng,
+                                              scale=float(rng.uniform(1.5, 2.5)))
+        except ValueError:  # no object followed through a whole segment
+            return None
+        source = FrameSource.from_array(frames, path=f"<{video.id} enlarged {copy}>")
+        return Video(f"{video.id}@big{copy}", source, meta={"enlarged": copy, "of": video.id}, detection_loader=lambda: rows)
+
+    @staticmethod
     def _teacher_copy(name: str, teacher):
         config = dict(getattr(teacher, "config", {}) or {})
         import vadbench
