@@ -230,7 +230,8 @@ class TeacherTargets:
         except ValueError:  # no object followed through a whole segment
             return None
         source = FrameSource.from_array(frames, path=f"<{video.id} enlarged {copy}>")
-        return Video(f"{video.id}@big{copy}", source, meta={"enlarged": copy, "of": video.id}, detection_loader=lambda: rows)
+        return Video(f"{video.id}@big{copy}", source, meta={"enlarged": copy, "of": video.id},
+                     detection_loader=lambda: rows)
 
     @staticmethod
     def _teacher_copy(name: str, teacher):
