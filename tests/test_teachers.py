@@ -278,7 +278,7 @@ def test_log1p_frame_score_is_log1p_of_the_largest_object_score(fitted):
 # -- teachers on the boxes of a detections file ------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["teacher-attr-boxes", "teacher-kin-boxes"])
+@pytest.mark.parametrize("name", ["teacher-attr-boxes", "teacher-kin-boxes", "teacher-kin-hog-boxes"])
 def test_a_teacher_on_a_detections_file_scores_the_fast_object_above_its_walkers(tmp_path, name):
     """The synthetic dataset's detections file (every pedestrian and every anomalous object, boxed)
     feeds the teacher: its regions are the file's boxes, and the cyclist or runner outscores

@@ -30,6 +30,14 @@ MODELS = {
     "teacher-kin-boxes": (KinematicTeacher, {"detector": BOXES, "groups": ["velocity", "geometry"], "k": 1,
                                              "max_speed": 4.0, "track_window": 1, "frame_score": "log1p"},
                           {}),
+    # teacher-kin-boxes with a third group, the HOG of the object's window; chosen the same way over a
+    # 32-configuration grid that always held that group
+    # (docs/experiments/teachers/results/ped2_teacher-kin-hog-boxes_validate.json) before any test video was
+    # scored with it.
+    "teacher-kin-hog-boxes": (KinematicTeacher, {"detector": BOXES,
+                                                 "groups": ["velocity", "geometry", "appearance"], "crop": 32,
+                                                 "k": 1, "max_speed": 4.0, "track_window": 1,
+                                                 "frame_score": "log1p"}, {}),
 }
 
 
@@ -44,7 +52,7 @@ TEST_HISTORY = {"teacher-attr": ATTR, "teacher-ae": AE, "teacher-ssl": SSL,
                 "teacher-attr-boxes": f"inherits teacher-attr's design ({ATTR})",
                 "teacher-ae-boxes": f"inherits teacher-ae's design ({AE})",
                 "teacher-ssl-boxes": f"inherits teacher-ssl's design ({SSL})",
-                "teacher-kin-boxes": ""}
+                "teacher-kin-boxes": "", "teacher-kin-hog-boxes": ""}
 
 
 @hookimpl
