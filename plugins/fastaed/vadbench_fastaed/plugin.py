@@ -63,7 +63,8 @@ CONFIGS: dict[str, dict] = {
     # fastaed-xs-kin with one enlarged copy of every training video (an object pasted 1.5-2.5x larger, scored
     # by the teacher), the winner of the label-free check in docs/experiments/fastaed ("Enlarged clips and a
     # finer input") before any of its test videos was scored
-    "fastaed-xs-kin-big": {**XS, "teachers": ["teacher-kin-boxes"], "targets": {"*": "crossfit"}, "enlarged": 1},
+    "fastaed-xs-kin-big": {**XS, "teachers": ["teacher-kin-boxes"], "targets": {"*": "crossfit"},
+                           "enlarged": 1},
     # ablations of fastaed-xs-boxes, one setting each (registered before any of their test videos was scored)
     "fastaed-xs-boxes-kd": {**XS, "teachers": BOX_TEACHERS, "targets": BOX_TARGETS, "lam": 0.0},
     "fastaed-xs-boxes-single": {**XS, "teachers": BOX_TEACHERS, "targets": BOX_TARGETS, "scales": (16,),
