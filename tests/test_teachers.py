@@ -327,7 +327,7 @@ def test_a_precomputed_teacher_hot_path_takes_frames_and_boxes_and_names_its_det
     assert AttributeTeacher().profile_stages() == {}
 
 
-@pytest.mark.parametrize("name", ["teacher-attr-boxes", "teacher-kin-boxes"])
+@pytest.mark.parametrize("name", ["teacher-attr-boxes", "teacher-kin-boxes", "teacher-kin-hog-boxes"])
 def test_teachers_on_boxes_run_on_the_avenue_layout_with_a_detections_folder(tmp_path, name):
     """The Avenue path: MJPG videos decoded by OpenCV, boxes mapped by the per-video frame counts of the
     videos found, the teacher fitted on them, the anomalous test frames ranked above the normal ones."""
