@@ -187,5 +187,3 @@ class AutoencoderTeacher(ObjectTeacher):
         self.norm = to_numpy(state["norm"]).astype(np.float64)
         self.bank = to_numpy(state["bank"]).astype(np.float32)
         self._nn = None
-
-
