@@ -84,7 +84,11 @@ class KinematicTeacher(ObjectTeacher):
         return {"flow": "dis-medium", "bins": self.bins, "max_speed": self.max_speed, **extra}
 
     def describe(self, frames, boxes, masks) -> Objects:
-        out: dict[str, list[np.ndarray]] = {"velocity": [], "geometry": [], "appearance": []}
+        # velocity and geometry always (the object cache is shared by configurations without appearance)
+        dims = {"velocity": self.bins + 1, "geometry": 2}
+        if "appearance" in self.groups:
+            dims["appearance"] = 4 * 4 * 8  # HOG: 4x4 cells, 8 orientations
+        out: dict[str, list[np.ndarray]] = {g: [] for g in dims}
         for t, b in enumerate(boxes):
             if not len(b):
                 continue
@@ -93,12 +97,11 @@ class KinematicTeacher(ObjectTeacher):
             b = np.asarray(b, np.float32).reshape(-1, 4)
             size = np.stack([b[:, 2] - b[:, 0] + 1, b[:, 3] - b[:, 1] + 1], 1)
             out["geometry"].append(size / float(cur.shape[0]))
-            if "appearance" in self.groups:
+            if "appearance" in out:
                 out["appearance"].append(np.stack([hog(square_crop(cur, box, self.crop), cells=4, bins=8)
                                                    for box in b]))
-        dims = {"velocity": self.bins + 1, "geometry": 2, "appearance": 128}
         return {g: np.concatenate(v).astype(np.float32) if v else np.zeros((0, dims[g]), np.float32)
-                for g, v in out.items() if g != "appearance" or "appearance" in self.groups}
+                for g, v in out.items()}
 
     def fit_objects(self, objects, ctx) -> None:
         video = np.concatenate([o["video"] for o in objects])
